@@ -195,6 +195,16 @@ class ModelEntry:
         return None
 
     @property
+    def name(self) -> str:
+        """The seed API's name for ``model_name``."""
+        return self.model_name
+
+    @property
+    def current_version(self) -> str:
+        """The seed API's name for ``version`` (the current version)."""
+        return self.version
+
+    @property
     def current(self) -> VersionRecord | None:
         """The record of the current version."""
         return self.version_record(self.version)

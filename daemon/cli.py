@@ -1,0 +1,44 @@
+"""``gnn-registry``: validate files, query and curate the registry, read the logs.
+
+Each sub-command lives in its own module with two functions:
+``register(subparsers, common)`` adds its parser (``common`` is a parent parser with the
+shared options) and sets ``handler=`` to a function ``(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Sequence
+
+from daemon.common import add_common_options, run_guarded
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "daemon.cmd_validate",
+    "daemon.cmd_query",
+    "daemon.cmd_logs",
+)
+"""Modules that each add sub-commands, in the order ``--help`` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gnn-registry`` argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="gnn-registry",
+        description="Query, curate and validate a GNN model registry.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    add_common_options(common)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gnn-registry`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return run_guarded(lambda: int(args.handler(args)))
+
+
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]

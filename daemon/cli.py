@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Sequence
 
 from daemon.common import add_common_options, run_guarded
+from daemon.logconfig import configure_logging
 
 COMMAND_MODULES: tuple[str, ...] = (
     "daemon.cmd_validate",
     "daemon.cmd_query",
+    "daemon.cmd_curate",
     "daemon.cmd_logs",
 )
 """Modules that each add sub-commands, in the order ``--help`` lists them."""
@@ -38,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gnn-registry`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    # Logs go to stderr: stdout carries the command's results (--json output included).
+    configure_logging(fmt=args.log_format, level=args.log_level, stream=sys.stderr)
     return run_guarded(lambda: int(args.handler(args)))
 
 

@@ -168,9 +168,13 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def read_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Settings from ``GNN_REGISTRY_<NAME>`` variables (``GNN_REGISTRY_CONFIG`` excluded)."""
+    """Settings from ``GNN_REGISTRY_<NAME>`` variables (``_CONFIG`` and ``_FAILPOINT`` excluded).
+
+    ``GNN_REGISTRY_FAILPOINT`` is read by :mod:`registry.failpoints` (crash tests), not here.
+    """
     raw = {k[len(ENV_PREFIX):].lower(): v for k, v in environ.items()
-           if k.startswith(ENV_PREFIX) and k != ENV_PREFIX + "CONFIG"}
+           if k.startswith(ENV_PREFIX) and k not in (ENV_PREFIX + "CONFIG",
+                                                     ENV_PREFIX + "FAILPOINT")}
     return _normalise("the environment", raw)
 
 

@@ -34,23 +34,28 @@ def utc_now() -> str:
 
 @dataclass(slots=True)
 class FileStat:
-    """What ``stat`` said about a source file when it was last read (for incremental scans)."""
+    """What ``stat`` said about a source file when it was last read (for incremental scans).
+
+    ``recorded_ns`` is when (``time.time_ns()``) this stat was taken: a file whose mtime is
+    within 2 s of it is re-hashed on the next scan (the racy-git rule).
+    """
 
     size: int
     mtime_ns: int
     inode: int
     device: int
+    recorded_ns: int = 0
 
     def to_dict(self) -> dict[str, int]:
         """JSON form."""
         return {"size": self.size, "mtime_ns": self.mtime_ns, "inode": self.inode,
-                "device": self.device}
+                "device": self.device, "recorded_ns": self.recorded_ns}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FileStat:
         """Inverse of :meth:`to_dict`."""
         return cls(int(data["size"]), int(data["mtime_ns"]), int(data["inode"]),
-                   int(data["device"]))
+                   int(data["device"]), int(data.get("recorded_ns", 0)))
 
 
 @dataclass(slots=True)

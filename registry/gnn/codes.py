@@ -42,6 +42,7 @@ UNTERMINATED_LITERAL = Code("GNN-E103", "error", "a parameter literal's braces o
 BAD_DIMENSION = Code("GNN-E104", "error", "a dimension is not a positive integer or a name")
 BAD_PARAMETER_LINE = Code("GNN-E105", "error", "an InitialParameterization line has no name=value form")
 BAD_FRONT_MATTER = Code("GNN-E106", "error", "the YAML front matter is not closed or not key: value")
+UNREADABLE_FILE = Code("GNN-E107", "error", "the file cannot be read (missing, not a regular file, or permission denied)")
 
 # This project's own warnings.
 MISSING_EXPECTED_SECTION = Code("GNN-W101", "warning", "an expected (not required) section is missing")
@@ -71,6 +72,7 @@ CODES: tuple[Code, ...] = (
     BAD_DIMENSION,
     BAD_PARAMETER_LINE,
     BAD_FRONT_MATTER,
+    UNREADABLE_FILE,
     MISSING_EXPECTED_SECTION,
     DUPLICATE_SECTION,
     DUPLICATE_MODEL_PARAMETER,
@@ -108,6 +110,7 @@ __all__ = [
     "UNDECLARED_PARAMETER",
     "UNKNOWN_ONTOLOGY_TERM",
     "UNKNOWN_TYPE",
+    "UNREADABLE_FILE",
     "UNREADABLE_LITERAL",
     "UNRESOLVED_DIMENSION",
     "UNTERMINATED_LITERAL",

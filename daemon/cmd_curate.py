@@ -1,0 +1,256 @@
+"""Curation and integrity commands: state, alias, tag, delete, verify, restore.
+
+Changing commands run inside ``RegistryStore.transaction(actor=config.actor)`` (under the
+lock, written atomically with a backup) and record every change in the model's history.
+Exit status: 0; 1 when a model, version or alias does not exist or a change is refused
+(``NotFoundError``/``TransitionError``), or when ``verify`` finds problems; 2 for store or
+config failures.
+
+``verify`` checks the registry file and its backups (``RegistryStore.verify()``) and then
+re-reads every live model's source file (any state but ``removed``): a file that is missing,
+unreadable or not a regular file, or whose content no longer hashes to the recorded sha256
+(changed since it was registered) is a problem. For a model split from a multi-model file the
+recorded hash covers its own block (preamble plus the model's lines, as the scanner hashes
+it), so that block is hashed instead of the whole file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from daemon.common import EXIT_OK, EXIT_PROBLEMS, config_from_args, error, print_json
+from registry import lifecycle
+from registry.gnn import parse_bytes
+from registry.gnn.parser import split_lines
+from registry.query import get_entry, version_for
+from registry.records import RegistryDoc
+from registry.relations import current_metadata
+from registry.store import RegistryStore
+
+EXIT_USAGE = 2
+"""A command line that makes no sense (argparse's own status for usage errors)."""
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _store(args: argparse.Namespace) -> tuple[RegistryStore, str]:
+    config = config_from_args(args)
+    return RegistryStore(config), config.actor
+
+
+def _cmd_state(args: argparse.Namespace) -> int:
+    store, actor = _store(args)
+    with store.transaction(actor=actor) as doc:
+        entry = get_entry(doc, args.model_id)
+        previous = entry.state
+        lifecycle.set_state(entry, args.state, actor=actor, reason=args.reason)
+    if args.json_output:
+        print_json({"model_id": args.model_id, "from": previous, "to": args.state})
+    else:
+        _out(f"{args.model_id}: {previous} -> {args.state}")
+    return EXIT_OK
+
+
+def _cmd_alias(args: argparse.Namespace) -> int:
+    if args.remove == (args.version is not None):
+        error("alias: give either VERSION or --remove")
+        return EXIT_USAGE
+    store, actor = _store(args)
+    result: dict[str, Any] = {"model_id": args.model_id, "alias": args.name}
+    with store.transaction(actor=actor) as doc:
+        entry = get_entry(doc, args.model_id)
+        if args.remove:
+            result.update({"from": lifecycle.remove_alias(entry, args.name, actor=actor,
+                                                          reason=args.reason), "to": None})
+        else:
+            lifecycle.check_alias_name(args.name)
+            version = version_for(entry, args.version)
+            previous = lifecycle.move_alias(entry, args.name, version, actor=actor,
+                                            reason=args.reason)
+            result.update({"from": previous, "to": version})
+    if args.json_output:
+        print_json(result)
+    elif result["to"] is None:
+        _out(f"{args.model_id}: alias {args.name} removed (was {result['from']})")
+    else:
+        was = f" (was {result['from']})" if result["from"] else ""
+        _out(f"{args.model_id}: alias {args.name} -> {result['to']}{was}")
+    return EXIT_OK
+
+
+def _cmd_tag(args: argparse.Namespace) -> int:
+    store, actor = _store(args)
+    with store.transaction(actor=actor) as doc:
+        entry = get_entry(doc, args.model_id)
+        if args.remove:
+            changed = lifecycle.remove_tags(entry, args.tags, actor=actor, reason=args.reason)
+        else:
+            changed = lifecycle.add_tags(entry, args.tags, actor=actor, reason=args.reason)
+        tags = list(entry.tags)
+    key = "removed" if args.remove else "added"
+    if args.json_output:
+        print_json({"model_id": args.model_id, key: changed, "tags": tags})
+    else:
+        _out(f"{args.model_id}: {key} {', '.join(changed)}; tags now: {', '.join(tags) or '-'}")
+    return EXIT_OK
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    store, actor = _store(args)
+    with store.transaction(actor=actor) as doc:
+        entry = lifecycle.delete_model(doc, args.model_id, actor=actor, reason=args.reason)
+        version = entry.version
+    if args.json_output:
+        print_json({"model_id": args.model_id, "deleted": True, "version": version})
+    else:
+        _out(f"{args.model_id}: deleted (its id and version numbers stay reserved)")
+    return EXIT_OK
+
+
+def block_digest(data: bytes, index: int) -> str | None:
+    """sha256 of model ``index``'s block of a multi-model file, as the scanner records it.
+
+    The block is the file's preamble (the lines before the first model) plus the model's own
+    lines, joined with newlines (:mod:`registry.register`). ``None`` when the file no longer
+    holds that many models or is not text.
+    """
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return None
+    models = parse_bytes(data).models
+    if index >= len(models):
+        return None
+    lines = split_lines(text)
+    block = lines[:models[0].first_line - 1] + lines[
+        models[index].first_line - 1:models[index].last_line]
+    return hashlib.sha256("\n".join(block).encode("utf-8")).hexdigest()
+
+
+def file_problems(doc: RegistryDoc) -> tuple[int, list[str]]:
+    """Re-hash every live model's source file against its recorded sha256.
+
+    Returns:
+        The number of files checked and one message per problem.
+    """
+    problems: list[str] = []
+    checked = 0
+    for model_id in sorted(doc.models):
+        entry = doc.models[model_id]
+        if entry.deleted or entry.state == "removed":
+            continue
+        checked += 1
+        path = Path(entry.file_path)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            problems.append(f"{model_id}: source file is missing: {path}")
+            continue
+        except OSError as exc:
+            problems.append(f"{model_id}: cannot stat {path}: {exc.strerror or exc}")
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            # Never open a FIFO or device: reading could block or have side effects.
+            problems.append(f"{model_id}: {path} is not a regular file")
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(f"{model_id}: cannot read {path}: {exc.strerror or exc}")
+            continue
+        recorded = entry.sha256 or (entry.current.sha256 if entry.current else "")
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == recorded:
+            continue
+        if (int(current_metadata(entry).get("model_count") or 1) > 1
+                and block_digest(data, entry.source_index) == recorded):
+            continue  # a multi-model file: the recorded hash covers this model's block
+        problems.append(f"{model_id}: {path} changed since version {entry.version} was "
+                        f"registered (sha256 {digest[:12]}, recorded "
+                        f"{recorded[:12] or 'none'})")
+    return checked, problems
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    store, _ = _store(args)
+    problems = list(store.verify())
+    doc = store.load()
+    checked, file_issues = file_problems(doc)
+    problems.extend(file_issues)
+    if args.json_output:
+        print_json({"ok": not problems, "registry": str(store.path), "models_checked": checked,
+                    "problems": problems})
+    elif problems:
+        for problem in problems:
+            _out(problem)
+        _out(f"{len(problems)} problem(s) found")
+    else:
+        _out(f"ok: registry {store.path} and {checked} model file(s) verified")
+    return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    store, actor = _store(args)
+    # A bare name is looked up inside the backups folder by the store itself.
+    doc = store.restore(Path(args.backup) if args.backup else None, actor=actor)
+    chosen = args.backup or "the newest valid backup"
+    live = sum(1 for e in doc.models.values() if not e.deleted)
+    if args.json_output:
+        print_json({"restored_from": args.backup,
+                    "generation": doc.generation, "models": live})
+    else:
+        _out(f"restored {store.path} from {chosen} "
+             f"(generation {doc.generation}, {live} model(s))")
+    return EXIT_OK
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add the curation and integrity commands to ``gnn-registry``."""
+    p = subparsers.add_parser("state", parents=[common], help="change a model's state")
+    p.add_argument("model_id", metavar="ID")
+    p.add_argument("state", metavar="STATE", help="active, deprecated or archived")
+    p.add_argument("--reason", required=True, help="why (recorded in history)")
+    p.set_defaults(handler=_cmd_state)
+
+    p = subparsers.add_parser("alias", parents=[common],
+                              help="point an alias at a version, or remove it")
+    p.add_argument("model_id", metavar="ID")
+    p.add_argument("name", metavar="NAME", help="alias name, e.g. production")
+    p.add_argument("version", metavar="VERSION", nargs="?", default=None,
+                   help="version number, another alias, or latest")
+    p.add_argument("--remove", action="store_true", help="remove the alias")
+    p.add_argument("--reason", default=None, help="why (recorded in history)")
+    p.set_defaults(handler=_cmd_alias)
+
+    p = subparsers.add_parser("tag", parents=[common], help="add or remove tags")
+    p.add_argument("model_id", metavar="ID")
+    p.add_argument("tags", metavar="TAG", nargs="+")
+    p.add_argument("--remove", action="store_true", help="remove the tags instead")
+    p.add_argument("--reason", default=None, help="why (recorded in history)")
+    p.set_defaults(handler=_cmd_tag)
+
+    p = subparsers.add_parser("delete", parents=[common],
+                              help="delete a model (tombstone: id and versions stay reserved)")
+    p.add_argument("model_id", metavar="ID")
+    p.add_argument("--reason", default=None, help="why (recorded in history)")
+    p.set_defaults(handler=_cmd_delete)
+
+    p = subparsers.add_parser("verify", parents=[common],
+                              help="check the registry, its backups and every model file")
+    p.set_defaults(handler=_cmd_verify)
+
+    p = subparsers.add_parser("restore", parents=[common],
+                              help="restore the registry from a backup")
+    p.add_argument("backup", metavar="BACKUP", nargs="?", default=None,
+                   help="backup file or name in the backups folder (default: newest valid)")
+    p.set_defaults(handler=_cmd_restore)
+
+
+__all__ = ["block_digest", "file_problems", "register"]

@@ -1,0 +1,194 @@
+"""``gnn-registry validate FILE... [--strict] [--json]``: validate GNN files without registering.
+
+Output: one line per finding on stdout, ``path:line: CODE severity: message`` (line 0 when a
+finding has no line), then a one-line summary on stderr. With ``--json`` (a common option),
+stdout is one JSON array ``[{"path", "ok", "findings": [...]}]`` instead. Exit status 0 when
+no file has an error (with ``--strict``: no finding at all), 1 otherwise.
+
+A path that cannot be read (missing, a directory, a FIFO or other special file, permission
+denied) gives one ``GNN-E107`` line for that path, never a traceback. Special files are
+refused *before* they are opened, and the open itself uses ``O_NONBLOCK`` and re-checks the
+opened descriptor, so a FIFO swapped in between the two checks cannot block the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from daemon.common import EXIT_OK, EXIT_PROBLEMS, print_json
+from registry.gnn.codes import UNREADABLE_FILE
+from registry.gnn.model import Finding
+from registry.gnn.validate import check_bytes
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """The findings for one command-line path and whether it passes."""
+
+    path: str
+    findings: tuple[Finding, ...]
+    ok: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` form of this report."""
+        return {"path": self.path, "ok": self.ok,
+                "findings": [finding.to_dict() for finding in self.findings]}
+
+
+def _kind(mode: int) -> str:
+    """A human name for a file type that is not a regular file."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+class UnreadableFileError(OSError):
+    """A command-line path cannot be read; the message says why (without the path)."""
+
+
+def read_regular_file(path: str) -> bytes:
+    """Read a regular file's bytes without ever blocking on a special file.
+
+    Args:
+        path: the file to read.
+
+    Returns:
+        The file's content.
+
+    Raises:
+        UnreadableFileError: the path is missing, not a regular file, or not readable.
+    """
+    try:
+        # stat first: a FIFO must never be opened (an open for reading waits for a writer).
+        info = Path(path).stat()
+    except OSError as exc:
+        raise UnreadableFileError(_os_reason(exc)) from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableFileError(f"cannot read: it is {_kind(info.st_mode)}")
+    try:
+        # O_NONBLOCK: if the path was replaced by a FIFO since the stat, open returns at once
+        # and the fstat below refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UnreadableFileError(_os_reason(exc)) from exc
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise UnreadableFileError(f"cannot read: it is {_kind(opened.st_mode)}")
+        return _read_all(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    """Read an open descriptor to its end (``os.read`` may return less than asked)."""
+    chunks: list[bytes] = []
+    try:
+        while chunk := os.read(fd, _CHUNK):
+            chunks.append(chunk)
+    except OSError as exc:
+        raise UnreadableFileError(_os_reason(exc)) from exc
+    return b"".join(chunks)
+
+
+def _os_reason(exc: OSError) -> str:
+    """A short reason for an OS error, without the path (the line already names it)."""
+    if exc.errno == errno.ENOENT:
+        return "cannot read: no such file"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "cannot read: permission denied"
+    if exc.errno == errno.EISDIR:
+        return "cannot read: it is a directory"
+    reason = exc.strerror or str(exc)
+    return f"cannot read: {reason}"
+
+
+def check_path(path: str, *, strict: bool) -> FileReport:
+    """Read and validate one path.
+
+    Args:
+        path: the path as given on the command line.
+        strict: warnings block too.
+
+    Returns:
+        The report for that path (a ``GNN-E107`` finding when it cannot be read).
+    """
+    try:
+        data = read_regular_file(path)
+    except UnreadableFileError as exc:
+        finding = UNREADABLE_FILE.at(None, str(exc))
+        return FileReport(path, (finding,), ok=False)
+    result = check_bytes(data, strict=strict)
+    return FileReport(path, result.findings, ok=result.ok)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``gnn-registry validate``.
+
+    Args:
+        args: parsed arguments (``files``, ``strict``, ``json_output``).
+
+    Returns:
+        0 when every file passes, 1 otherwise.
+    """
+    strict = bool(args.strict)
+    reports = [check_path(path, strict=strict) for path in args.files]
+    if args.json_output:
+        print_json([report.to_dict() for report in reports])
+    else:
+        out = sys.stdout
+        for report in reports:
+            for finding in report.findings:
+                out.write(finding.format(report.path) + "\n")
+        out.flush()
+    failed = sum(1 for report in reports if not report.ok)
+    errors = sum(1 for r in reports for f in r.findings if f.severity == "error")
+    warnings = sum(1 for r in reports for f in r.findings if f.severity == "warning")
+    blocking = "errors and warnings block" if strict else "errors block"
+    sys.stderr.write(
+        f"{len(reports)} file(s) checked: {len(reports) - failed} ok, {failed} failed; "
+        f"{errors} error(s), {warnings} warning(s) ({blocking})\n")
+    return EXIT_OK if failed == 0 else EXIT_PROBLEMS
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``validate`` sub-command.
+
+    Args:
+        subparsers: the ``gnn-registry`` sub-parser collection.
+        common: the parent parser with the shared options (``--json`` among them).
+    """
+    parser = subparsers.add_parser(
+        "validate", parents=[common],
+        help="validate GNN files without registering them",
+        description="Validate GNN files and print one line per finding "
+                    "(path:line: CODE severity: message).")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="GNN files to check")
+    parser.add_argument("--strict", action="store_true",
+                        help="warnings make the check fail too")
+    parser.set_defaults(handler=run)
+
+
+__all__ = [
+    "FileReport",
+    "UnreadableFileError",
+    "check_path",
+    "read_regular_file",
+    "register",
+    "run",
+]

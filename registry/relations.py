@@ -1,0 +1,235 @@
+"""Typed relationships between models, recomputed from the registry on every registration.
+
+:func:`refresh_relationships` rebuilds every live model's ``relationships`` list from the
+current versions' metadata; :func:`related` answers "what does this model point at, and what
+points at it".
+
+Types and how they are computed:
+
+``depends_on`` / ``derived_from``
+    Declared in the front matter of the current version (``metadata["depends_on"]``,
+    ``metadata["derived_from"]``, a list of strings or one string). Each reference is resolved
+    to a model id, trying in order: an exact model id, a model name (case-insensitive), a file
+    stem (case-insensitive); deleted models never match, and when several models match the
+    one that is not ``removed`` wins. A reference that matches no model or stays ambiguous is
+    kept with the type ``depends_on_unresolved`` / ``derived_from_unresolved`` and the text as
+    written as its target, so nothing the author declared is lost; it resolves by itself on a
+    later refresh once the target is registered. A model never points at itself.
+``same_family``
+    Models whose current version has the same structural ``signature`` (same variables and
+    edges, other sizes or values: the scaling-study files). Removed and deleted models are
+    left out.
+``same_file``
+    Models split from one multi-model file (same ``file_path``), removed/deleted left out.
+``renamed_from``
+    Added by the scanner when a file moves (target: the old path). Never recomputed here and
+    never dropped; relationships of any other type this module does not compute are kept too.
+
+Groups (a family, the models of one file) of up to :data:`MESH_LIMIT` members are linked
+all-to-all. A larger group would need O(n²) edges, so it is linked as a star around its
+smallest id instead (the hub points at every member, every member at the hub); the group is
+still found from any member in at most two hops. Relationships are sorted by (type, target),
+so an unchanged registry refreshes to identical JSON and the store writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import PurePath
+from typing import Any
+
+from registry.errors import NotFoundError
+from registry.records import ModelEntry, RegistryDoc, Relationship
+
+DECLARED_TYPES: tuple[str, ...] = ("depends_on", "derived_from")
+"""Relationship types read from front matter."""
+
+COMPUTED_TYPES: frozenset[str] = frozenset({
+    "depends_on", "derived_from", "depends_on_unresolved", "derived_from_unresolved",
+    "same_family", "same_file",
+})
+"""Types :func:`refresh_relationships` owns; every other type (``renamed_from``) is kept."""
+
+UNRESOLVED_SUFFIX = "_unresolved"
+"""Suffix of a declared type whose target text names no model (yet)."""
+
+MESH_LIMIT = 32
+"""Largest group linked all-to-all; bigger groups become a star around the smallest id."""
+
+
+def current_metadata(entry: ModelEntry) -> dict[str, Any]:
+    """The metadata of ``entry``'s current version (the model-level copy as a fallback)."""
+    record = entry.current
+    if record is not None and record.metadata:
+        return record.metadata
+    return entry.metadata
+
+
+def signature_of(entry: ModelEntry) -> str:
+    """The structural signature of ``entry``'s current version, or ``""`` if unknown."""
+    value = current_metadata(entry).get("signature")
+    if isinstance(value, str) and value:
+        return value
+    record = entry.current
+    return record.signature if record is not None else ""
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items: Iterable[Any] = value.split(",")
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        items = [value]
+    return [str(i).strip() for i in items if str(i).strip()]
+
+
+class _Resolver:
+    """Maps a declared reference (id, name or file stem) to a model id."""
+
+    def __init__(self, doc: RegistryDoc) -> None:
+        self.ids = {mid for mid, e in doc.models.items() if not e.deleted}
+        self.by_name: dict[str, list[ModelEntry]] = defaultdict(list)
+        self.by_stem: dict[str, list[ModelEntry]] = defaultdict(list)
+        self.doc = doc
+        for entry in doc.models.values():
+            if entry.deleted:
+                continue
+            self.by_name[entry.model_name.casefold()].append(entry)
+            stem = PurePath(entry.file_path).stem if entry.file_path else ""
+            if stem:
+                self.by_stem[stem.casefold()].append(entry)
+
+    @staticmethod
+    def _pick(candidates: list[ModelEntry]) -> str | None:
+        if len(candidates) == 1:
+            return candidates[0].model_id
+        live = [c for c in candidates if c.state != "removed"]
+        if len(live) == 1:
+            return live[0].model_id
+        return None
+
+    def resolve(self, ref: str) -> str | None:
+        if ref in self.ids:
+            return ref
+        key = ref.casefold()
+        for table in (self.by_name, self.by_stem):
+            found = self._pick(table.get(key, []))
+            if found is not None:
+                return found
+            if table.get(key):
+                return None  # ambiguous: do not guess further
+        return None
+
+
+def _declared(entry: ModelEntry, resolver: _Resolver) -> set[Relationship]:
+    meta = current_metadata(entry)
+    out: set[Relationship] = set()
+    for kind in DECLARED_TYPES:
+        for ref in _as_list(meta.get(kind)):
+            target = resolver.resolve(ref)
+            if target == entry.model_id:
+                continue
+            if target is None:
+                out.add(Relationship(kind + UNRESOLVED_SUFFIX, ref))
+            else:
+                out.add(Relationship(kind, target))
+    return out
+
+
+def _link_groups(groups: dict[str, list[str]], kind: str,
+                 edges: dict[str, set[Relationship]]) -> None:
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        ordered = sorted(members)
+        if len(ordered) <= MESH_LIMIT:
+            for source in ordered:
+                edges[source].update(Relationship(kind, t) for t in ordered if t != source)
+        else:
+            hub = ordered[0]
+            for member in ordered[1:]:
+                edges[hub].add(Relationship(kind, member))
+                edges[member].add(Relationship(kind, hub))
+
+
+def refresh_relationships(doc: RegistryDoc) -> None:
+    """Recompute declared and structural relationships of every live model in place.
+
+    Deleted models lose every computed relationship; ``renamed_from`` (and any type this
+    module does not compute) is kept as it is. The result is sorted by (type, target).
+    """
+    resolver = _Resolver(doc)
+    edges: dict[str, set[Relationship]] = defaultdict(set)
+    families: dict[str, list[str]] = defaultdict(list)
+    files: dict[str, list[str]] = defaultdict(list)
+    for mid, entry in doc.models.items():
+        if entry.deleted:
+            continue
+        edges[mid] |= _declared(entry, resolver)
+        if entry.state == "removed":
+            continue
+        sig = signature_of(entry)
+        if sig:
+            families[sig].append(mid)
+        if entry.file_path:
+            files[entry.file_path].append(mid)
+    _link_groups(families, "same_family", edges)
+    _link_groups(files, "same_file", edges)
+    for mid, entry in doc.models.items():
+        kept = {r for r in entry.relationships if r.type not in COMPUTED_TYPES}
+        new = kept | edges.get(mid, set())
+        ordered = sorted(new, key=lambda r: (r.type, r.target))
+        if ordered != entry.relationships:
+            entry.relationships = ordered
+
+
+def _describe(doc: RegistryDoc, target: str) -> dict[str, Any]:
+    other = doc.models.get(target)
+    if other is None or other.deleted:
+        return {"resolved": False}
+    return {"resolved": True, "model_name": other.model_name, "state": other.state}
+
+
+def related(doc: RegistryDoc, model_id: str) -> dict[str, Any]:
+    """Relationships of ``model_id`` in both directions.
+
+    Returns:
+        ``{"model_id", "outgoing": [{"type", "target", "resolved", "model_name"?,
+        "state"?}], "incoming": [{"type", "source", "model_name", "state"}]}``; incoming
+        edges come from live models only. Both lists are sorted by (type, other end).
+
+    Raises:
+        NotFoundError: no live model ``model_id``.
+    """
+    entry = doc.models.get(model_id)
+    if entry is None or entry.deleted:
+        msg = f"no model {model_id!r} in the registry"
+        raise NotFoundError(msg)
+    outgoing = [{"type": r.type, "target": r.target, **_describe(doc, r.target)}
+                for r in sorted(entry.relationships, key=lambda r: (r.type, r.target))]
+    incoming: list[dict[str, Any]] = []
+    for other_id in sorted(doc.models):
+        other = doc.models[other_id]
+        if other.deleted or other_id == model_id:
+            continue
+        incoming.extend({"type": rel.type, "source": other_id, "model_name": other.model_name,
+                         "state": other.state}
+                        for rel in other.relationships if rel.target == model_id)
+    incoming.sort(key=lambda r: (r["type"], r["source"]))
+    return {"model_id": model_id, "outgoing": outgoing, "incoming": incoming}
+
+
+__all__ = [
+    "COMPUTED_TYPES",
+    "DECLARED_TYPES",
+    "MESH_LIMIT",
+    "UNRESOLVED_SUFFIX",
+    "current_metadata",
+    "refresh_relationships",
+    "related",
+    "signature_of",
+]

@@ -1,0 +1,392 @@
+"""The scan use case: reconcile directories with the registry, or apply a batch of paths.
+
+:class:`Scanner` is what ``gnn-registryd --scan``, the service and the library call. Both
+entry points share one code path per file (:class:`registry.register.Registrar`):
+
+- :meth:`Scanner.reconcile` walks the roots (:mod:`registry.discovery`), registers every
+  candidate, marks models whose file vanished from a scanned root ``removed``, records the
+  roots, and writes ``model_registry_summary.json``;
+- :meth:`Scanner.process_paths` takes the service's settled paths: a file (new, changed or
+  deleted) or a directory (new: scanned; gone: its models are removed).
+
+Transactions. Each call is at most one store transaction, and none when nothing changed: the
+pass first runs on a lock-free snapshot (:meth:`RegistryStore.load`), which for an unchanged
+tree only ``lstat``\\s files; at the first change it stops and the pass runs again inside
+:meth:`RegistryStore.transaction` (where files processed so far are cheap again: their stat is
+unchanged). So an unchanged rescan takes no lock and writes nothing. Decision: the document's
+``last_scan_at`` is therefore the time of the last scan that changed the registry;
+``model_registry_summary.json`` has the time of every scan.
+
+Logging: exactly one event per file, after the pass (so a pass that restarts inside the
+transaction does not log twice): ``file_processed`` (``path``, ``model_id``, ``version``,
+``change``, ``status``, ``findings`` as a list of codes, ``duration_ms``) at debug level for
+unchanged and skipped files, warning for invalid ones and info otherwise; ``file_error``
+(with ``error``) for files that could not be read. Store errors propagate.
+
+Exit code of a report: 0 when every GNN file is valid, 1 when some file is invalid or could
+not be read (status ``error``; a directory that could not be listed counts too).
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from registry.config import Config
+from registry.discovery import absolute, discover, is_ignored, matches_any
+from registry.lifecycle import prune_hook_for
+from registry.records import RegistryDoc, utc_now
+from registry.register import Registrar
+from registry.relations import refresh_relationships
+from registry.scanio import STATUSES, FileOutcome, lstat_or_none
+from registry.store import RegistryStore
+
+log = structlog.get_logger(__name__)
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)`` called after each file of a reconcile."""
+
+_VALID = ("registered", "updated", "unchanged", "restored", "renamed")
+
+
+@dataclass(slots=True)
+class ScanReport:
+    """What one reconcile or batch did.
+
+    Attributes:
+        outcomes: one per file (and one per vanished file whose models were removed).
+        registry_path: the registry file.
+        total_models: models in the registry afterwards (deleted ones not counted).
+        roots: the roots scanned (absolute).
+        scanned_at: when the pass started (ISO-8601 UTC).
+        duration_ms: how long it took.
+        wrote: whether the registry file was written.
+    """
+
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    registry_path: str = ""
+    total_models: int = 0
+    roots: list[str] = field(default_factory=list)
+    scanned_at: str = ""
+    duration_ms: float = 0.0
+    wrote: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many outcomes had each status (every status present, zeros included)."""
+        out = dict.fromkeys(STATUSES, 0)
+        for outcome in self.outcomes:
+            out[outcome.status] = out.get(outcome.status, 0) + 1
+        return out
+
+    @property
+    def invalid(self) -> list[FileOutcome]:
+        """Outcomes of invalid files."""
+        return [o for o in self.outcomes if o.status == "invalid"]
+
+    @property
+    def errors(self) -> list[FileOutcome]:
+        """Outcomes of files or directories that could not be read."""
+        return [o for o in self.outcomes if o.status == "error"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every GNN file is valid; 1 when some are invalid or unreadable."""
+        return 1 if any(o.status in ("invalid", "error") for o in self.outcomes) else 0
+
+    @property
+    def processed_files(self) -> int:
+        """Files looked at (every outcome except models removed because a file vanished)."""
+        return sum(1 for o in self.outcomes if o.status != "removed")
+
+    @property
+    def successful_registrations(self) -> int:
+        """Files whose models are registered and current (new, updated or unchanged)."""
+        return sum(1 for o in self.outcomes if o.status in _VALID)
+
+    def to_summary(self) -> dict[str, Any]:
+        """The JSON summary (``model_registry_summary.json``, ``--json``, the library).
+
+        Keeps the seed's keys (``processed_files``, ``successful_registrations``,
+        ``registry_path``, ``total_models``) and adds counts, the exit code, the invalid
+        files with their findings, the errors and the changes.
+        """
+        counts = self.counts
+        return {
+            "scanned_at": self.scanned_at,
+            "duration_ms": round(self.duration_ms, 1),
+            "roots": list(self.roots),
+            "registry_path": self.registry_path,
+            "processed_files": self.processed_files,
+            "successful_registrations": self.successful_registrations,
+            "invalid_files": counts["invalid"],
+            "skipped_files": counts["skipped"],
+            "error_files": counts["error"],
+            "total_models": self.total_models,
+            "counts": counts,
+            "exit_code": self.exit_code,
+            "success": self.exit_code == 0,
+            "registry_written": self.wrote,
+            "invalid": [{"path": o.path, "model_ids": o.model_ids, "findings": o.findings}
+                        for o in self.invalid],
+            "errors": [{"path": o.path, "message": o.message} for o in self.errors],
+            "changes": [o.to_dict() for o in self.outcomes
+                        if o.status in ("registered", "updated", "removed", "restored",
+                                        "renamed")],
+        }
+
+
+class _Restart(Exception):  # noqa: N818 - control flow: the lock-free pass found a change
+    """Raised inside a lock-free pass at the first change."""
+
+
+def _log_outcome(outcome: FileOutcome) -> None:
+    model_id: str | list[str] | None = (outcome.model_ids[0] if len(outcome.model_ids) == 1
+                                        else outcome.model_ids or None)
+    if outcome.status == "error":
+        log.error("file_error", path=outcome.path, model_id=model_id, error=outcome.message,
+                  duration_ms=round(outcome.duration_ms, 3))
+        return
+    codes = [str(f.get("code")) for f in outcome.findings]
+    fields: dict[str, Any] = {
+        "path": outcome.path, "model_id": model_id, "version": outcome.version,
+        "change": outcome.change, "status": outcome.status, "findings": codes,
+        "duration_ms": round(outcome.duration_ms, 3),
+    }
+    if outcome.message:
+        fields["message"] = outcome.message
+    if outcome.status in ("unchanged", "skipped"):
+        log.debug("file_processed", **fields)
+    elif outcome.status == "invalid":
+        log.warning("file_processed", **fields)
+    else:
+        log.info("file_processed", **fields)
+
+
+def _live_count(doc: RegistryDoc) -> int:
+    return sum(1 for entry in doc.models.values() if not entry.deleted)
+
+
+Work = Callable[[Registrar, bool], list[FileOutcome]]
+
+
+class Scanner:
+    """Registers GNN files found under directories or named by the service.
+
+    Args:
+        config: the settings.
+        store: the registry store (a new :class:`RegistryStore` for ``config`` by default).
+        actor: who is scanning, recorded in history (``config.actor`` by default; the
+            service passes ``"service"``).
+    """
+
+    def __init__(self, config: Config, store: RegistryStore | None = None, *,
+                 actor: str | None = None) -> None:
+        self.config = config
+        self.store = store if store is not None else RegistryStore(config)
+        if self.store.prune_hook is None:
+            self.store.prune_hook = prune_hook_for(config)
+        self.actor = actor or config.actor
+
+    # -- the transaction wrapper -----------------------------------------------------------
+
+    def _run(self, work: Work, roots: Sequence[str], report: ScanReport) -> None:
+        """Run ``work`` lock-free first; again in a transaction if it changes anything."""
+        doc = self.store.load()
+        registrar = Registrar(doc, self.config, actor=self.actor)
+        try:
+            outcomes = work(registrar, True)
+            if registrar.changed or any(r not in doc.roots for r in roots):
+                raise _Restart
+        except _Restart:
+            pass
+        else:
+            report.outcomes = outcomes
+            report.total_models = _live_count(doc)
+            return
+        with self.store.transaction(actor=self.actor) as doc:
+            registrar = Registrar(doc, self.config, actor=self.actor)
+            report.outcomes = work(registrar, False)
+            if registrar.changed:
+                refresh_relationships(doc)
+            for root in roots:
+                if root not in doc.roots:
+                    doc.roots.append(root)
+            doc.last_scan_at = report.scanned_at
+            report.total_models = _live_count(doc)
+            loaded_generation = doc.generation
+        # The store bumps the document's generation when (and only when) it writes.
+        report.wrote = doc.generation > loaded_generation
+
+    def _finish(self, report: ScanReport, started: float) -> ScanReport:
+        report.duration_ms = (time.perf_counter() - started) * 1000.0
+        report.registry_path = str(self.store.path)
+        for outcome in report.outcomes:
+            _log_outcome(outcome)
+        return report
+
+    # -- reconcile -------------------------------------------------------------------------
+
+    def reconcile(self, roots: Sequence[Path | str] | None = None, *,
+                  progress: Progress | None = None) -> ScanReport:
+        """Bring the registry in line with every GNN file under ``roots``.
+
+        Args:
+            roots: directories (or single files); ``config.directories`` by default.
+            progress: called with ``(done, total)`` after each file.
+
+        Returns:
+            The report (also written as ``model_registry_summary.json``).
+
+        Raises:
+            StoreError: the registry could not be read or written (incl. lock timeout).
+        """
+        started = time.perf_counter()
+        chosen = list(roots) if roots is not None else list(self.config.directories)
+        abs_roots = list(dict.fromkeys(absolute(r) for r in chosen))
+        report = ScanReport(roots=abs_roots, scanned_at=utc_now())
+        found = discover(abs_roots, self.config)
+        seen = {c.path for c in found.files}
+        total = len(found.files)
+
+        def work(registrar: Registrar, lock_free: bool) -> list[FileOutcome]:
+            outcomes: list[FileOutcome] = []
+            for done, candidate in enumerate(found.files, start=1):
+                outcomes.append(registrar.process_file(candidate.path, candidate.stat))
+                if lock_free and registrar.changed:
+                    raise _Restart
+                if progress is not None:
+                    progress(done, total)
+            outcomes.extend(FileOutcome(p.path, p.status, message=p.message)
+                            for p in found.problems)
+            outcomes.extend(registrar.remove_missing(seen, abs_roots, found.unlisted))
+            return outcomes
+
+        self._run(work, abs_roots, report)
+        self._finish(report, started)
+        self.store.write_summary(report.to_summary())
+        return report
+
+    # -- batches from the service ----------------------------------------------------------
+
+    def _watch_roots(self) -> list[str]:
+        return [absolute(r) for r in self.config.directories]
+
+    def _wanted(self, path: str, roots: list[str]) -> bool:
+        name = os.path.basename(path)  # noqa: PTH119 - path strings (see discovery)
+        if is_ignored(path, roots=roots, ignore_patterns=self.config.ignore_patterns):
+            return False
+        return matches_any(name, self.config.patterns)
+
+    def _is_dir(self, path: str, st: os.stat_result) -> bool:
+        if stat_mod.S_ISDIR(st.st_mode):
+            return True
+        if stat_mod.S_ISLNK(st.st_mode) and self.config.follow_symlinks:
+            try:
+                return stat_mod.S_ISDIR(os.stat(path).st_mode)  # noqa: PTH116 - strings
+            except OSError:
+                return False
+        return False
+
+    def process_paths(self, paths: Iterable[Path | str]) -> ScanReport:
+        """Apply a batch of paths that may have changed (the service's settled events).
+
+        Each path may be a new, changed or deleted file, or a new or deleted directory.
+        Existing paths are handled before missing ones, so a move inside the batch is seen
+        as a move. Editor temporaries, hidden paths and names that do not match the
+        patterns are ignored (no outcome).
+
+        Args:
+            paths: absolute (or cwd-relative) paths.
+
+        Returns:
+            The report (no summary file is written for batches).
+
+        Raises:
+            StoreError: the registry could not be read or written.
+        """
+        started = time.perf_counter()
+        roots = self._watch_roots()
+        report = ScanReport(roots=roots, scanned_at=utc_now())
+        batch = list(dict.fromkeys(absolute(p) for p in paths))
+        files: list[tuple[str, os.stat_result]] = []
+        dirs: list[str] = []
+        missing: list[str] = []
+        for path in batch:
+            try:
+                st = lstat_or_none(path)
+            except Exception:  # noqa: BLE001 - an unreadable path is handled by the registrar
+                st = None
+            if st is None:
+                missing.append(path)
+            elif self._is_dir(path, st):
+                if not is_ignored(path, roots=roots):
+                    dirs.append(path)
+            elif self._wanted(path, roots):
+                files.append((path, st))
+        found = discover(dirs, self.config) if dirs else None
+
+        def work(registrar: Registrar, lock_free: bool) -> list[FileOutcome]:
+            outcomes: list[FileOutcome] = []
+            handled: set[str] = set()
+            candidates = [(p, s) for p, s in files]
+            if found is not None:
+                candidates += [(c.path, c.stat) for c in found.files]
+            for path, st in candidates:
+                if path in handled:
+                    continue
+                handled.add(path)
+                outcomes.append(registrar.process_file(path, st))
+                if lock_free and registrar.changed:
+                    raise _Restart
+            if found is not None:
+                outcomes.extend(FileOutcome(p.path, p.status, message=p.message)
+                                for p in found.problems)
+                outcomes.extend(registrar.remove_missing(handled, dirs, found.unlisted))
+            outcomes.extend(registrar.remove_missing(set(), missing, ()))
+            if lock_free and registrar.changed:
+                raise _Restart
+            return outcomes
+
+        self._run(work, [], report)
+        return self._finish(report, started)
+
+    # -- one file, explicitly --------------------------------------------------------------
+
+    def register_file(self, path: Path | str) -> FileOutcome:
+        """Register one file the user named (the library's ``register_model``).
+
+        The name need not match the patterns, and a deleted model is revived even with the
+        same bytes. The file must still be a GNN model.
+
+        Args:
+            path: the file.
+
+        Returns:
+            Its outcome.
+
+        Raises:
+            StoreError: the registry could not be read or written.
+        """
+        started = time.perf_counter()
+        target = absolute(path)
+        report = ScanReport(scanned_at=utc_now())
+        with self.store.transaction(actor=self.actor) as doc:
+            registrar = Registrar(doc, self.config, actor=self.actor)
+            outcome = registrar.process_file(target, explicit=True)
+            if registrar.changed:
+                refresh_relationships(doc)
+            report.total_models = _live_count(doc)
+        report.outcomes = [outcome]
+        self._finish(report, started)
+        return outcome
+
+
+__all__ = ["Progress", "ScanReport", "Scanner"]

@@ -1,0 +1,203 @@
+"""Search over the registry: free text plus field filters, AND by default, OR when asked.
+
+Query language (one query string, or a list of already-split terms such as ``argv``):
+
+- a bare word matches case-insensitively as a substring of the model id, name,
+  description or any tag (the seed's behaviour); ``"two words"`` is one phrase;
+- ``field:value`` filters on one field; ``field:"a phrase"`` quotes a value with spaces:
+
+  ==========  ===============================================================
+  ``tag:``    a tag (exact, case-insensitive)
+  ``state:``  the lifecycle state (``active``, ``deprecated``, ``archived``, ``removed``)
+  ``ontology:``  an ontology term bound in the current version (case-insensitive)
+  ``var:``    a variable name declared in the current version (exact: GNN names are
+              case-sensitive)
+  ``section:``  the ``GNNSection`` value or the name of a section present (case-insensitive)
+  ``alias:``  an alias the model carries (case-insensitive)
+  ``id:``     the model id (exact)
+  ``name:``   a substring of the model name (case-insensitive)
+  ==========  ===============================================================
+
+  A filter value containing ``*``, ``?`` or ``[`` is a shell-style glob (``id:pymdp_*``,
+  ``tag:pomdp*``). A word whose prefix is not one of these fields (``Example:``) is free text.
+- Terms combine with AND; ``any_match=True`` (CLI ``--any``) combines them with OR.
+- An empty query matches every model. Deleted (tombstoned) models are never returned;
+  ``removed`` ones only when ``include_removed`` is true. Results are sorted by model id.
+
+An unknown ``state:`` value raises :class:`~registry.errors.NotFoundError` (a typo must not
+silently return nothing).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from registry.errors import NotFoundError
+from registry.records import MODEL_STATES, ModelEntry, RegistryDoc
+from registry.relations import current_metadata
+
+FIELDS: tuple[str, ...] = ("alias", "id", "name", "ontology", "section", "state", "tag", "var")
+"""Field names a query may filter on."""
+
+_TOKEN = re.compile(r'(?:(?P<field>[A-Za-z]+):)?(?:"(?P<quoted>[^"]*)"?|(?P<bare>\S+))')
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One query term: ``field`` is ``None`` for free text."""
+
+    field: str | None
+    value: str
+
+
+def _term(field: str | None, value: str) -> Term:
+    if field is not None and field.lower() in FIELDS:
+        return Term(field.lower(), value)
+    if field is not None:
+        return Term(None, f"{field}:{value}")
+    return Term(None, value)
+
+
+def parse_query(query: str | Sequence[str]) -> list[Term]:
+    """Split a query into terms.
+
+    Args:
+        query: a query string (quotes group words), or a sequence of terms that are already
+            split (each item is one term, spaces included, as the shell passed it).
+
+    Returns:
+        The terms in order; empty terms are dropped.
+    """
+    if not isinstance(query, str):
+        out: list[Term] = []
+        for item in query:
+            if '"' in item:  # quotes that reached us were meant as query syntax
+                out.extend(parse_query(item))
+            elif item.strip():
+                out.append(_split_one(item))
+        return out
+    terms: list[Term] = []
+    for match in _TOKEN.finditer(query):
+        field = match.group("field")
+        quoted = match.group("quoted")
+        value = quoted if quoted is not None else (match.group("bare") or "")
+        if value.strip() == "" and field is None:
+            continue
+        terms.append(_term(field, value.strip()))
+    return terms
+
+
+def _split_one(item: str) -> Term:
+    text = item.strip()
+    field, sep, value = text.partition(":")
+    if sep and field.isalpha() and field.lower() in FIELDS:
+        return Term(field.lower(), value.strip())
+    return Term(None, text)
+
+
+def _is_glob(value: str) -> bool:
+    return any(ch in value for ch in "*?[")
+
+
+def _matches(candidates: Iterable[str], value: str, *, fold: bool) -> bool:
+    want = value.casefold() if fold else value
+    glob = _is_glob(value)
+    for raw in candidates:
+        have = raw.casefold() if fold else raw
+        if (fnmatch.fnmatchcase(have, want) if glob else have == want):
+            return True
+    return False
+
+
+def _variables(meta: dict[str, Any]) -> list[str]:
+    names: set[str] = set()
+    for key in ("dimensions", "types"):
+        value = meta.get(key)
+        if isinstance(value, dict):
+            names.update(str(k) for k in value)
+    structure = meta.get("structure")
+    if isinstance(structure, dict) and isinstance(structure.get("variables"), dict):
+        names.update(str(k) for k in structure["variables"])
+    return sorted(names)
+
+
+def _ontology_terms(meta: dict[str, Any]) -> list[str]:
+    value = meta.get("ontology")
+    if isinstance(value, dict):
+        return [str(v) for v in value.values()]
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return []
+
+
+def _sections(meta: dict[str, Any]) -> list[str]:
+    out = [str(s) for s in meta.get("sections") or [] if isinstance(s, str)]
+    gnn_section = meta.get("gnn_section")
+    if isinstance(gnn_section, str) and gnn_section:
+        out.append(gnn_section)
+    return out
+
+
+def _free_text(entry: ModelEntry, value: str) -> bool:
+    needle = value.casefold()
+    haystack = [entry.model_id, entry.model_name, entry.description, *entry.tags]
+    return any(needle in h.casefold() for h in haystack)
+
+
+def _predicate(term: Term) -> Callable[[ModelEntry], bool]:
+    value = term.value
+    if term.field is None:
+        return lambda e: _free_text(e, value)
+    if term.field == "state":
+        if not _is_glob(value) and value.lower() not in MODEL_STATES:
+            msg = f"unknown state {value!r} in query; states are {', '.join(MODEL_STATES)}"
+            raise NotFoundError(msg)
+        return lambda e: _matches([e.state], value, fold=True)
+    getters: dict[str, tuple[Callable[[ModelEntry], Iterable[str]], bool]] = {
+        "tag": (lambda e: e.tags, True),
+        "alias": (lambda e: e.aliases.keys(), True),
+        "id": (lambda e: [e.model_id], False),
+        "var": (lambda e: _variables(current_metadata(e)), False),
+        "ontology": (lambda e: _ontology_terms(current_metadata(e)), True),
+        "section": (lambda e: _sections(current_metadata(e)), True),
+    }
+    if term.field == "name":
+        return lambda e: (_matches([e.model_name], value, fold=True) if _is_glob(value)
+                          else value.casefold() in e.model_name.casefold())
+    getter, fold = getters[term.field]
+    return lambda e: _matches(getter(e), value, fold=fold)
+
+
+def search(doc: RegistryDoc, query: str | Sequence[str], *, any_match: bool = False,
+           include_removed: bool = True) -> list[ModelEntry]:
+    """Models matching ``query`` (see the module docstring for the language).
+
+    Args:
+        doc: the registry document.
+        query: the query string, or already-split terms.
+        any_match: combine terms with OR instead of AND.
+        include_removed: also return models whose file is gone.
+
+    Returns:
+        Matching live models sorted by id.
+
+    Raises:
+        NotFoundError: the query names an unknown state.
+    """
+    predicates = [_predicate(t) for t in parse_query(query)]
+    combine = any if any_match else all
+    out: list[ModelEntry] = []
+    for model_id in sorted(doc.models):
+        entry = doc.models[model_id]
+        if entry.deleted or (entry.state == "removed" and not include_removed):
+            continue
+        if not predicates or combine(p(entry) for p in predicates):
+            out.append(entry)
+    return out
+
+
+__all__ = ["FIELDS", "Term", "parse_query", "search"]

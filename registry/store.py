@@ -1,0 +1,400 @@
+"""The only code that reads and writes the registry file: lock, load, atomic write, backups.
+
+:class:`RegistryStore` wraps one registry file (``config.registry_file``):
+
+* ``load()`` reads without the lock (the file is only ever replaced atomically);
+* ``transaction()`` is the read-modify-write under the filelock: it yields the document and
+  writes it back, with a rotated backup first, only when its JSON changed;
+* ``restore()``, ``verify()``, ``backups()`` and ``write_summary()`` serve the CLI.
+
+Decisions where the brief was silent:
+
+* Recovery (a registry that does not decode) first hard-links the bad file to
+  ``<name>.corrupt-<UTC timestamp>`` and then replaces it with the newest valid backup, so the
+  registry path never disappears under a lock-free reader. The installed document gets a
+  generation above every backup's, so generations stay monotonic and backup names unique.
+  Per-model metadata files are then rewritten from the recovered document.
+* With no valid backup, the corrupt file is **left in place** and ``StoreCorruptError`` is
+  raised every time, rather than moved aside (the next run would then start empty and the
+  operator might not notice).
+* A missing registry file is an empty document even when backups exist (per the brief);
+  ``verify()`` reports that case.
+* Locking uses one new ``FileLock`` per transaction (its own descriptor), so threads of one
+  process exclude each other through the kernel just as processes do. A nested transaction
+  for the same registry path in the same thread (on any store object) raises RuntimeError
+  instead of waiting for itself until the timeout.
+* ``<registry>.lock.owner`` holds ``{"pid", "host", "actor", "since"}`` of the current holder;
+  it is informational (written without fsync) and removed by its owner before release.
+* Metadata files are written for models whose JSON changed, plus any whose file is missing
+  or whose earlier write failed in this process. Files of models that vanished from the
+  document are left alone (models are tombstoned, not dropped, by the registry layer).
+* ``restore()`` always keeps the current file as a backup first, even with backups turned
+  off in the config: it is an explicit operator action and must be undoable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import filelock
+import structlog
+
+from registry import recovery
+from registry.atomic import ensure_dir, remove_stale_temps, store_error, write_atomic
+from registry.backups import InvalidRegistryError, decode, encode, list_backups, make_backup
+from registry.config import Config
+from registry.errors import StoreBusyError, StoreError
+from registry.failpoints import failpoint
+from registry.records import RegistryDoc, utc_now
+
+log = structlog.get_logger(__name__)
+
+SUMMARY_FILENAME = "model_registry_summary.json"
+BACKUP_DIRNAME = "backups"
+
+PruneHook = Callable[[RegistryDoc, int], bool]
+"""``hook(doc, max_bytes) -> changed``: shrink ``doc`` toward ``max_bytes`` when it is too big."""
+
+_held: set[tuple[str, int]] = set()
+_held_lock = threading.Lock()
+
+
+def _model_json(doc: RegistryDoc) -> dict[str, str]:
+    return {mid: json.dumps(entry.to_dict(), sort_keys=True, ensure_ascii=False,
+                            separators=(",", ":"))
+            for mid, entry in doc.models.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """What a transaction loaded, in comparable (serialised, so immune to aliasing) form."""
+
+    head: str
+    models: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, doc: RegistryDoc) -> _Snapshot:
+        head = json.dumps([doc.schema_version, doc.generation, doc.updated_at,
+                           doc.last_scan_at, doc.roots], ensure_ascii=False)
+        return cls(head, _model_json(doc))
+
+
+def check_model_id(model_id: str) -> None:
+    """Refuse a model id that could escape the output directory.
+
+    Args:
+        model_id: the id.
+
+    Raises:
+        StoreError: the id is empty, ``.``, ``..`` or contains ``/`` or NUL.
+    """
+    if model_id in ("", ".", "..") or "/" in model_id or "\0" in model_id:
+        msg = f"refusing to write metadata for unsafe model id {model_id!r}"
+        raise StoreError(msg, reason="model ids must be directory-safe")
+
+
+class RegistryStore:
+    """Durable, locked storage of one registry file.
+
+    Attributes:
+        config: the settings used.
+        path: the registry file.
+        lock_path: the filelock's lock file (``path + ".lock"``).
+        owner_path: informational sidecar naming the lock holder (``path + ".lock.owner"``).
+        backup_dir: where rotated backups go (``registry_dir / "backups"``).
+        prune_hook: optional hook called when the serialised registry is over
+            ``config.max_registry_size`` MB.
+    """
+
+    def __init__(self, config: Config) -> None:
+        """Wrap the registry named by ``config`` (nothing is read or created yet).
+
+        Args:
+            config: settings (registry path, backups, lock, metadata files).
+        """
+        self.config = config
+        self.path: Path = config.registry_file
+        self.lock_path: Path = self.path.with_name(self.path.name + ".lock")
+        self.owner_path: Path = self.path.with_name(self.path.name + ".lock.owner")
+        self.backup_dir: Path = config.registry_dir / BACKUP_DIRNAME
+        self.prune_hook: PruneHook | None = None
+        self._metadata_dirty: set[str] = set()
+
+    # ----------------------------------------------------------------- reading
+
+    def _read_bytes(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError("cannot read the registry", path=str(self.path),
+                             reason=exc.strerror or str(exc)) from exc
+
+    def load(self) -> RegistryDoc:
+        """Read the registry without taking the lock.
+
+        Returns:
+            The document; an empty one when the file does not exist.
+
+        Raises:
+            StoreCorruptError: the file does not decode and no backup does either.
+            StoreBusyError: recovery was needed and the lock could not be taken.
+            StoreError: the file cannot be read.
+        """
+        data = self._read_bytes()
+        if data is None:
+            return RegistryDoc()
+        try:
+            return decode(data)
+        except InvalidRegistryError:
+            pass
+        with self._guard(), self._locked("recovery"):
+            return self._load_locked()
+
+    def _load_locked(self) -> RegistryDoc:
+        data = self._read_bytes()
+        if data is None:
+            return RegistryDoc()
+        try:
+            return decode(data)
+        except InvalidRegistryError as exc:
+            doc = recovery.recover(self, str(exc))
+        if self.config.write_model_metadata:
+            self._write_metadata(doc, set(doc.models))
+        return doc
+
+    # ----------------------------------------------------------------- locking
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        key = (str(self.path.absolute()), threading.get_ident())
+        with _held_lock:
+            if key in _held:
+                msg = (f"nested transaction on {self.path} in the same thread: "
+                       "finish the outer transaction first")
+                raise RuntimeError(msg)
+            _held.add(key)
+        try:
+            yield
+        finally:
+            with _held_lock:
+                _held.discard(key)
+
+    @contextmanager
+    def _locked(self, actor: str) -> Iterator[None]:
+        if not self.config.registry_lock:
+            yield
+            return
+        ensure_dir(self.lock_path.parent, for_file=self.lock_path)
+        lock = filelock.FileLock(self.lock_path, timeout=self.config.lock_timeout,
+                                 mode=0o644, thread_local=False)
+        try:
+            lock.acquire()
+        except filelock.Timeout as exc:
+            raise self._busy_error() from exc
+        except OSError as exc:
+            raise store_error(self.lock_path, "taking the lock", exc) from exc
+        try:
+            self._write_owner(actor)
+            yield
+        finally:
+            self._remove_owner()
+            lock.release()
+
+    def _busy_error(self) -> StoreBusyError:
+        holder = "another process holds it"
+        with suppress(OSError, ValueError, TypeError, KeyError):
+            info = json.loads(self.owner_path.read_text("utf-8"))
+            holder = (f"held by pid {int(info['pid'])} on {info.get('host', '?')} "
+                      f"(actor {info.get('actor', '?')}, since {info.get('since', '?')})")
+        return StoreBusyError(
+            f"registry is busy: could not take the lock within "
+            f"{self.config.lock_timeout:g} s", path=str(self.lock_path), reason=holder)
+
+    def _write_owner(self, actor: str) -> None:
+        body = json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "actor": actor,
+                           "since": utc_now()})
+        # Not named like our registry temp files, so stale-temp cleanup never touches it.
+        tmp = self.owner_path.with_name(f"{self.owner_path.name}.{os.getpid()}.part")
+        # Informational only: no fsync, and a failure to write it never blocks a write.
+        with suppress(OSError):
+            tmp.write_text(body + "\n", "utf-8")
+            tmp.chmod(0o644)
+            tmp.replace(self.owner_path)
+
+    def _remove_owner(self) -> None:
+        with suppress(OSError, ValueError, TypeError, KeyError):
+            info = json.loads(self.owner_path.read_text("utf-8"))
+            if int(info["pid"]) == os.getpid():
+                self.owner_path.unlink()
+
+    def _cleanup_temps(self) -> None:
+        removed = remove_stale_temps(self.path.parent, self.path.name)
+        removed += remove_stale_temps(self.backup_dir, f"{self.path.stem}.*{self.path.suffix}")
+        if removed:
+            log.info("stale_temp_files_removed", path=str(self.path),
+                     files=[str(p) for p in removed])
+
+    # ------------------------------------------------------------- transaction
+
+    @contextmanager
+    def transaction(self, *, actor: str = "gnn-registry") -> Iterator[RegistryDoc]:
+        """Read-modify-write the registry under the lock.
+
+        Yields the loaded (or recovered) document. On normal exit, if its JSON changed, the
+        generation is incremented, ``updated_at`` set, the current file kept as a backup,
+        the registry replaced atomically and changed models' metadata files written. On an
+        exception inside the block nothing is written and the exception propagates.
+
+        Args:
+            actor: who is writing (logged, and named in the lock owner file).
+
+        Yields:
+            The document to change in place.
+
+        Raises:
+            StoreBusyError: the lock was not taken within ``config.lock_timeout``.
+            StoreCorruptError: the registry and every backup are corrupt.
+            StoreError: a write step failed (the previous registry is left intact, except
+                for metadata files, which are written after the registry).
+            RuntimeError: a transaction on this registry is already open in this thread.
+        """
+        with self._guard(), self._locked(actor):
+            self._cleanup_temps()
+            doc = self._load_locked()
+            before = _Snapshot.of(doc)
+            on_disk = self.path.exists()
+            yield doc
+            self._commit(doc, before, actor, backup_current=on_disk)
+
+    def _commit(self, doc: RegistryDoc, before: _Snapshot, actor: str, *,
+                backup_current: bool) -> None:
+        after = _Snapshot.of(doc)
+        if after == before:
+            return
+        loaded_generation = json.loads(before.head)[1]
+        doc.generation = max(doc.generation, loaded_generation) + 1
+        doc.updated_at = utc_now()
+        data = encode(doc)
+        limit = int(self.config.max_registry_size * 1024 * 1024)
+        if len(data) > limit and self.prune_hook is not None and self.prune_hook(doc, limit):
+            data = encode(doc)
+            after = _Snapshot.of(doc)
+        if len(data) > limit:
+            log.warning("registry_over_size", path=str(self.path), size=len(data), limit=limit)
+        changed = {mid for mid, text in after.models.items() if before.models.get(mid) != text}
+        if self.config.write_model_metadata:
+            for mid in changed:
+                check_model_id(mid)
+        if backup_current and self.config.registry_backup and self.config.backup_count > 0:
+            make_backup(self.path, self.backup_dir, loaded_generation, self.config.backup_count)
+        write_atomic(self.path, data, crash_points=True)
+        failpoint("after_registry_write")
+        log.info("registry_written", path=str(self.path), generation=doc.generation,
+                 models=len(doc.models), changed_models=len(changed), size=len(data),
+                 actor=actor)
+        if self.config.write_model_metadata:
+            self._write_metadata(doc, changed)
+
+    # --------------------------------------------------------- metadata files
+
+    def metadata_path(self, model_id: str) -> Path:
+        """Where the metadata file of ``model_id`` goes.
+
+        Args:
+            model_id: the model id.
+
+        Returns:
+            ``registry_dir/<model_id>/<model_id>_metadata.json``.
+
+        Raises:
+            StoreError: the id is not directory-safe.
+        """
+        check_model_id(model_id)
+        return self.config.registry_dir / model_id / f"{model_id}_metadata.json"
+
+    def _write_metadata(self, doc: RegistryDoc, changed: set[str]) -> None:
+        todo = set(changed) | self._metadata_dirty
+        todo |= {mid for mid in doc.models if not self.metadata_path(mid).exists()}
+        pending = sorted(mid for mid in todo if mid in doc.models)
+        self._metadata_dirty = set(pending)
+        for mid in pending:
+            body = json.dumps(doc.models[mid].to_dict(), indent=2, ensure_ascii=False) + "\n"
+            write_atomic(self.metadata_path(mid), body.encode("utf-8"))
+            self._metadata_dirty.discard(mid)
+
+    # ------------------------------------------------------------ other files
+
+    def write_summary(self, summary: dict[str, Any]) -> Path:
+        """Atomically write ``registry_dir/model_registry_summary.json``.
+
+        Args:
+            summary: a JSON-serialisable dict (non-JSON values are written with ``str``).
+
+        Returns:
+            The summary file's path.
+
+        Raises:
+            StoreError: the write failed (the previous summary is left intact).
+        """
+        target = self.config.registry_dir / SUMMARY_FILENAME
+        body = json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n"
+        write_atomic(target, body.encode("utf-8"))
+        return target
+
+    def backups(self) -> list[Path]:
+        """The registry's backups, newest first.
+
+        Returns:
+            Paths in ``backup_dir`` named ``<stem>.<generation>.json``.
+        """
+        return [path for _generation, path in list_backups(self.backup_dir, self.path)]
+
+    def restore(self, backup: Path | None = None, *,
+                actor: str = "gnn-registry") -> RegistryDoc:
+        """Replace the registry with a backup, under the lock.
+
+        The current file is kept first (as a backup, or as a ``.corrupt-`` copy when it does
+        not decode). The restored document gets generation ``max(current, backup, every
+        backup's) + 1``.
+
+        Args:
+            backup: the backup file (a path, or a name inside ``backup_dir``); the newest
+                valid backup when ``None``.
+            actor: who asked (logged).
+
+        Returns:
+            The restored document.
+
+        Raises:
+            NotFoundError: the named backup does not exist, or there are no backups.
+            StoreCorruptError: the named backup (or every backup) does not decode.
+            StoreBusyError: the lock was not taken in time.
+            StoreError: a write step failed.
+        """
+        with self._guard(), self._locked(actor):
+            self._cleanup_temps()
+            doc = recovery.restore(self, backup, actor)
+            if self.config.write_model_metadata:
+                self._write_metadata(doc, set(doc.models))
+            return doc
+
+    def verify(self) -> list[str]:
+        """Integrity problems of the registry file, its backups and metadata files.
+
+        Returns:
+            One human-readable line per problem; empty when everything checks out.
+        """
+        return recovery.verify(self)
+
+
+__all__ = ["BACKUP_DIRNAME", "SUMMARY_FILENAME", "PruneHook", "RegistryStore",
+           "check_model_id"]

@@ -1,0 +1,130 @@
+"""Discovery: which files are candidates, which names are ignored, symlinks, odd files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from registry.config import Config
+from registry.discovery import discover, is_ignored, looks_like_gnn
+
+GNN_HEAD = "## GNNSection\nX\n\n## ModelName\nY\n"
+
+
+def names(result, root: Path) -> list[str]:
+    return [str(Path(c.path).relative_to(root)) for c in result.files]
+
+
+class TestLooksLikeGnn:
+    def test_two_headings(self):
+        """Two distinct GNN section headings make a model."""
+        assert looks_like_gnn(GNN_HEAD)
+
+    def test_readme_is_not_gnn(self):
+        """Markdown with other headings (or one GNN heading) is not a model."""
+        assert not looks_like_gnn("# Readme\n\n## Usage\ntext\n## ModelName\nx\n")
+        assert not looks_like_gnn("## ModelName\nA\n## ModelName\nB\n")
+        assert not looks_like_gnn("### ModelName\n### Connections\n")
+
+
+class TestCandidates:
+    def test_patterns_and_recursion(self, tmp_path):
+        """Matching names are found in every sub-folder, others are not."""
+        (tmp_path / "a" / "b").mkdir(parents=True)
+        for rel in ("m.md", "a/n.markdown", "a/b/o.gnn", "a/b/UP.MD", "a/notes.txt"):
+            (tmp_path / rel).write_text(GNN_HEAD)
+        result = discover([tmp_path], Config())
+        assert names(result, tmp_path) == ["m.md", "a/n.markdown", "a/b/UP.MD", "a/b/o.gnn"]
+        assert not result.problems
+
+    def test_editor_files_and_hidden_paths_are_ignored(self, tmp_path):
+        """Swap, backup, probe, lock and hidden files and hidden folders are never candidates."""
+        (tmp_path / ".git").mkdir()
+        (tmp_path / "2024").mkdir()
+        for rel in ("m.md.swp", "m.md~", ".#m.md", "#m.md#", "4913", "m.md.tmp", ".m.md",
+                    ".git/x.md", "2024/kept.md", "kept.md"):
+            (tmp_path / rel).write_text(GNN_HEAD)
+        assert names(discover([tmp_path], Config()), tmp_path) == ["kept.md", "2024/kept.md"]
+
+    def test_ignore_patterns(self, tmp_path):
+        """config.ignore_patterns match names and relative paths."""
+        (tmp_path / "drafts").mkdir()
+        for rel in ("a.md", "b.template.md", "drafts/c.md"):
+            (tmp_path / rel).write_text(GNN_HEAD)
+        config = Config(ignore_patterns=("*.template.md", "drafts"))
+        assert names(discover([tmp_path], config), tmp_path) == ["a.md"]
+
+    def test_symlinks_skipped_by_default(self, tmp_path):
+        """Symlinked files and directories are not followed unless configured."""
+        real = tmp_path / "real"
+        real.mkdir()
+        (real / "m.md").write_text(GNN_HEAD)
+        root = tmp_path / "root"
+        root.mkdir()
+        (root / "link.md").symlink_to(real / "m.md")
+        (root / "dirlink").symlink_to(real)
+        assert names(discover([root], Config()), root) == []
+        followed = names(discover([root], Config(follow_symlinks=True)), root)
+        assert sorted(followed) == ["dirlink/m.md", "link.md"]
+
+    def test_symlink_loops_end(self, tmp_path):
+        """Following symlinks never loops on a link to an ancestor."""
+        (tmp_path / "d").mkdir()
+        (tmp_path / "d" / "m.md").write_text(GNN_HEAD)
+        (tmp_path / "d" / "up").symlink_to(tmp_path)
+        result = discover([tmp_path], Config(follow_symlinks=True))
+        assert names(result, tmp_path) == ["d/m.md"]
+
+    def test_fifo_is_reported_not_opened(self, tmp_path):
+        """A FIFO named like a model is skipped with a reason and never opened."""
+        os.mkfifo(tmp_path / "pipe.md")
+        result = discover([tmp_path], Config())
+        assert result.files == []
+        assert [(Path(p.path).name, p.status) for p in result.problems] == [("pipe.md", "skipped")]
+
+    @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every directory")
+    def test_unreadable_directory(self, tmp_path):
+        """A directory that cannot be listed is an error and is remembered as unlisted."""
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        (locked / "m.md").write_text(GNN_HEAD)
+        locked.chmod(0)
+        try:
+            result = discover([tmp_path], Config())
+        finally:
+            locked.chmod(0o755)
+        assert result.files == []
+        assert result.unlisted == [str(locked)]
+        assert result.problems[0].status == "error"
+
+    def test_missing_root(self, tmp_path):
+        """A root that does not exist is reported, and nothing below it counts as gone."""
+        result = discover([tmp_path / "nope"], Config())
+        assert result.problems[0].message == "directory does not exist"
+        assert result.unlisted == [str(tmp_path / "nope")]
+
+    def test_root_may_be_a_file(self, tmp_path):
+        """A single file given as root is the only candidate, whatever its name."""
+        (tmp_path / "model.txt").write_text(GNN_HEAD)
+        assert names(discover([tmp_path / "model.txt"], Config()), tmp_path) == ["model.txt"]
+
+
+class TestIsIgnored:
+    def test_editor_temporaries(self):
+        """The watcher's filter drops editor files by name."""
+        for name in ("4913", "x.md.swp", "x.md~", ".#x.md", "#x.md#", ".hidden.md", "x.tmp"):
+            assert is_ignored(Path("/w") / name)
+        assert not is_ignored(Path("/w/model.md"))
+
+    def test_hidden_folders_below_a_root(self):
+        """Paths inside hidden folders are ignored below the root, not above it."""
+        assert is_ignored("/home/u/.cfg/models/.git/x.md", roots=["/home/u/.cfg/models"])
+        assert not is_ignored("/home/u/.cfg/models/sub/x.md", roots=["/home/u/.cfg/models"])
+
+    def test_ignore_patterns(self):
+        """Configured patterns apply to names and relative folders."""
+        assert is_ignored("/r/drafts/x.md", roots=["/r"], ignore_patterns=("drafts",))
+        assert is_ignored("/r/x.bak.md", roots=["/r"], ignore_patterns=("*.bak.md",))
+        assert not is_ignored("/r/x.md", roots=["/r"], ignore_patterns=("drafts",))

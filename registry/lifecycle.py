@@ -34,25 +34,20 @@ Decisions where the design is silent:
 - Tags are trimmed, must be non-empty and free of control characters; comparisons are exact.
 - Deletion is a tombstone: ``deleted=True`` stays in the document so the id and its version
   numbers are never given out again. Deleted models are hidden from list, search and show.
-- Pruning (``cleanup_old_versions``) keeps each version's number, sha256, registration time,
-  path, size and change kind, and drops its metadata and findings. Versions that are current
-  or that an alias points at are never pruned; the oldest versions go first.
+- Pruning (``cleanup_old_versions``) lives in :mod:`registry.pruning` and is re-exported
+  here (``prune_versions``, ``prune_hook_for``).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 import structlog
 
 from registry import history
-from registry.backups import encode
-from registry.config import Config
 from registry.errors import NotFoundError, TransitionError
+from registry.pruning import prune_hook_for, prune_versions
 from registry.records import MODEL_STATES, ModelEntry, RegistryDoc
 from registry.relations import refresh_relationships
 
@@ -333,79 +328,6 @@ def delete_model(doc: RegistryDoc, model_id: str, *, actor: str,
     refresh_relationships(doc)
     _log.info("model_deleted", model_id=model_id, actor=actor)
     return entry
-
-
-_VERSION_INDENT = 8
-"""Extra spaces per line of a version record inside the indented registry file
-(document -> models -> model -> versions list -> record)."""
-
-
-def _record_size(data: Any) -> int:
-    # The store writes indented JSON; a version record sits four levels deep, so each of its
-    # lines carries 8 more spaces than in a standalone dump. Counting them keeps the estimate
-    # of what pruning frees close to the real saving.
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    return len(text.encode("utf-8")) + text.count("\n") * _VERSION_INDENT
-
-
-def _prunable(doc: RegistryDoc) -> list[tuple[str, str, str]]:
-    """(registered_at, model_id, version) of every version pruning may drop, oldest first."""
-    out: list[tuple[str, str, str]] = []
-    for entry in doc.models.values():
-        held = {entry.version, *entry.aliases.values()}
-        out.extend((rec.registered_at, entry.model_id, rec.version)
-                   for rec in entry.versions if not rec.pruned and rec.version not in held)
-    out.sort()
-    return out
-
-
-def prune_versions(doc: RegistryDoc, max_bytes: int) -> bool:
-    """Drop metadata and findings of old versions until the registry JSON fits ``max_bytes``.
-
-    Versions that are current or aliased are kept whole. Each pruned version keeps its
-    number, sha256, registration time, path, size and change kind and gets ``pruned=True``;
-    each model touched gets one ``versions_pruned`` history event.
-
-    Args:
-        doc: the registry document (changed in place).
-        max_bytes: the size the JSON form should stay under.
-
-    Returns:
-        True when anything was pruned.
-    """
-    size = len(encode(doc))
-    if size <= max_bytes:
-        return False
-    pruned: dict[str, list[str]] = {}
-    candidates = deque(_prunable(doc))
-    while candidates and size > max_bytes:
-        excess = size - max_bytes
-        freed = 0
-        while candidates and freed < excess:
-            _, model_id, version = candidates.popleft()
-            record = doc.models[model_id].version_record(version)
-            assert record is not None
-            before = _record_size(record.to_dict())
-            record.metadata = {}
-            record.findings = []
-            record.pruned = True
-            freed += before - _record_size(record.to_dict())
-            pruned.setdefault(model_id, []).append(version)
-        size = len(encode(doc))
-    for model_id in sorted(pruned):
-        entry = doc.models[model_id]
-        history.record(entry, "versions_pruned", actor="gnn-registry",
-                       versions=pruned[model_id], max_bytes=max_bytes)
-    if pruned:
-        _log.info("versions_pruned", models=len(pruned),
-                  versions=sum(len(v) for v in pruned.values()), size=size, limit=max_bytes)
-    return bool(pruned)
-
-
-def prune_hook_for(config: Config) -> Callable[[RegistryDoc, int], bool] | None:
-    """The store's ``prune_hook`` for ``config``: :func:`prune_versions` when
-    ``cleanup_old_versions`` is on, else ``None``."""
-    return prune_versions if config.cleanup_old_versions else None
 
 
 __all__ = [

@@ -1,0 +1,101 @@
+"""Version pruning for ``cleanup_old_versions``: keep the registry under ``max_registry_size``.
+
+When the registry's JSON grows past the limit, the store calls its ``prune_hook``
+(:func:`prune_hook_for` gives it :func:`prune_versions` when ``cleanup_old_versions`` is on).
+Pruning drops the metadata and findings of old versions, oldest registration first, until the
+JSON fits. Each pruned version keeps its number, sha256, registration time, path, size and
+change kind and gets ``pruned=True``, so version numbers are never reused and the history
+still reads. Versions that are current or that an alias points at are never pruned. Each
+model touched gets one ``versions_pruned`` history event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from registry import history
+from registry.backups import encode
+from registry.config import Config
+from registry.records import RegistryDoc
+
+_log = structlog.get_logger(__name__)
+
+_VERSION_INDENT = 8
+"""Extra spaces per line of a version record inside the indented registry file
+(document -> models -> model -> versions list -> record)."""
+
+
+def _record_size(data: Any) -> int:
+    # The store writes indented JSON; a version record sits four levels deep, so each of its
+    # lines carries 8 more spaces than in a standalone dump. Counting them keeps the estimate
+    # of what pruning frees close to the real saving.
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return len(text.encode("utf-8")) + text.count("\n") * _VERSION_INDENT
+
+
+def _prunable(doc: RegistryDoc) -> list[tuple[str, str, str]]:
+    """(registered_at, model_id, version) of every version pruning may drop, oldest first."""
+    out: list[tuple[str, str, str]] = []
+    for entry in doc.models.values():
+        held = {entry.version, *entry.aliases.values()}
+        out.extend((rec.registered_at, entry.model_id, rec.version)
+                   for rec in entry.versions if not rec.pruned and rec.version not in held)
+    out.sort()
+    return out
+
+
+def prune_versions(doc: RegistryDoc, max_bytes: int) -> bool:
+    """Drop metadata and findings of old versions until the registry JSON fits ``max_bytes``.
+
+    Versions that are current or aliased are kept whole. Each pruned version keeps its
+    number, sha256, registration time, path, size and change kind and gets ``pruned=True``;
+    each model touched gets one ``versions_pruned`` history event.
+
+    Args:
+        doc: the registry document (changed in place).
+        max_bytes: the size the JSON form should stay under.
+
+    Returns:
+        True when anything was pruned.
+    """
+    size = len(encode(doc))
+    if size <= max_bytes:
+        return False
+    pruned: dict[str, list[str]] = {}
+    candidates = deque(_prunable(doc))
+    while candidates and size > max_bytes:
+        excess = size - max_bytes
+        freed = 0
+        while candidates and freed < excess:
+            _, model_id, version = candidates.popleft()
+            record = doc.models[model_id].version_record(version)
+            assert record is not None
+            before = _record_size(record.to_dict())
+            record.metadata = {}
+            record.findings = []
+            record.pruned = True
+            freed += before - _record_size(record.to_dict())
+            pruned.setdefault(model_id, []).append(version)
+        size = len(encode(doc))
+    for model_id in sorted(pruned):
+        entry = doc.models[model_id]
+        history.record(entry, "versions_pruned", actor="gnn-registry",
+                       versions=pruned[model_id], max_bytes=max_bytes)
+    if pruned:
+        _log.info("versions_pruned", models=len(pruned),
+                  versions=sum(len(v) for v in pruned.values()), size=size, limit=max_bytes)
+    return bool(pruned)
+
+
+def prune_hook_for(config: Config) -> Callable[[RegistryDoc, int], bool] | None:
+    """The store's ``prune_hook`` for ``config``: :func:`prune_versions` when
+    ``cleanup_old_versions`` is on, else ``None``."""
+    return prune_versions if config.cleanup_old_versions else None
+
+
+__all__ = ["prune_hook_for", "prune_versions"]

@@ -42,7 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gnn-registry`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     # Logs go to stderr: stdout carries the command's results (--json output included).
-    configure_logging(fmt=args.log_format, level=args.log_level, stream=sys.stderr)
+    # A person at a terminal wants results, not an info line per write: warnings and up
+    # unless --log-level asks for more (the service logs at info).
+    configure_logging(fmt=args.log_format, level=args.log_level or "warning", stream=sys.stderr)
     return run_guarded(lambda: int(args.handler(args)))
 
 

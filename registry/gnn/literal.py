@@ -15,7 +15,8 @@ Two readers implement this grammar. The fast path handles the common, large lite
 C-speed number conversion: it checks the character set (ASCII digits, ``. + - e E , ( ) { }``
 and blanks), splits the text at brackets, converts each run of comma-separated numbers with
 ``map(float, ...)`` and builds the groups in one pass over the brackets, checking commas and
-bracket kinds as it goes. It gives up (returns ``None``) on anything unusual. The slow path is an iterative tokenizer-driven reader that accepts the whole grammar
+bracket kinds as it goes. It gives up (returns ``None``) on anything unusual. The slow path
+is an iterative tokenizer-driven reader that accepts the whole grammar
 and explains errors. :func:`read_literal` tries the fast path and falls back to the slow one;
 both give identical values (a property test compares them). Neither uses ``eval``.
 """

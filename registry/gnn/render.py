@@ -3,22 +3,27 @@
 The output is: the front matter (``key: value`` scalars, block lists), then each model (models
 of a multi-model file are separated by ``---`` lines, and such a file always gets a front
 matter block, empty if need be, so that every separator splits when the text is read again),
-each made of its preamble and its sections in order. Sections are separated by one blank line.
+each made of its preamble and its sections in order, with one blank line before each heading
+(unless a blank line or a ``---`` line is already there).
 
 StateSpaceBlock, Connections, InitialParameterization, Time, ActInfOntologyAnnotation and
 ModelParameters are rebuilt from the parsed values that came from that section (matched by
 line number, so duplicate sections keep their own content): one declaration, one expanded edge,
 one statement, one item per line; comments and unreadable lines are not kept, except a
-declaration's inline comment. Every other section, and the preamble, is written as it was read,
-without trailing blank lines.
+declaration's inline comment. Every other section, and the preamble, is written exactly as it
+was read.
 
-Parsing the rendered text gives the same values as the first parse (line numbers aside), and
-rendering is idempotent after one round trip: ``render(parse(render(f)))`` equals
-``render(f)`` for any ``f`` produced by the parser.
+For the corpus files, parsing the rendered text gives the same values as the first parse. In
+general the text is canonical after one round trip: with ``g = parse(render(f))``,
+``parse(render(g))`` equals ``g`` apart from line numbers and ``render`` of both is the same
+text (a property test checks this). One round trip may change a file: lines the parser could
+not read are dropped, and in a multi-model file a ``---`` line inside prose becomes a separator
+once the front matter is added.
 """
 
 from __future__ import annotations
 
+from registry.gnn.frontmatter import is_rule_line
 from registry.gnn.model import GnnFile, GnnModel, Section, Variable
 
 _STRUCTURED = frozenset({
@@ -103,14 +108,6 @@ def _section_lines(model: GnnModel, section: Section, end: int) -> list[str]:
     return [f"{p.key}: {p.value}" for p in model.model_parameters if mine(p.line)]
 
 
-def _trim(lines: tuple[str, ...] | list[str]) -> list[str]:
-    """``lines`` without trailing blank lines."""
-    result = list(lines)
-    while result and not result[-1].strip():
-        result.pop()
-    return result
-
-
 def render_model(model: GnnModel) -> list[str]:
     """Lines of one model: preamble, then each section.
 
@@ -120,17 +117,19 @@ def render_model(model: GnnModel) -> list[str]:
     Returns:
         The lines (no line breaks).
     """
-    lines = _trim(model.preamble)
+    lines = list(model.preamble)
     sections = model.sections
     for pos, section in enumerate(sections):
-        if lines:
+        if lines and lines[-1].strip() and not is_rule_line(lines[-1]):
+            # One blank line before each heading, unless one is there already. Never after
+            # a '---': the heading must start the next block directly.
             lines.append("")
         end = sections[pos + 1].line if pos + 1 < len(sections) else model.last_line + 1
         lines.append(f"## {section.name}")
         if section.name in _STRUCTURED:
             lines.extend(_section_lines(model, section, end))
         else:
-            lines.extend(_trim(section.body))
+            lines.extend(section.body)
     return lines
 
 

@@ -47,7 +47,13 @@ import filelock
 import structlog
 
 from registry import recovery
-from registry.atomic import ensure_dir, remove_stale_temps, store_error, write_atomic
+from registry.atomic import (
+    ensure_dir,
+    remove_stale_temps,
+    store_error,
+    write_atomic,
+    write_many,
+)
 from registry.backups import InvalidRegistryError, decode, encode, list_backups, make_backup
 from registry.config import Config
 from registry.errors import StoreBusyError, StoreError
@@ -127,7 +133,6 @@ class RegistryStore:
         self.prune_hook: PruneHook | None = None
         self._metadata_dirty: set[str] = set()
 
-    # ----------------------------------------------------------------- reading
 
     def _read_bytes(self) -> bytes | None:
         try:
@@ -171,7 +176,6 @@ class RegistryStore:
             self._write_metadata(doc, set(doc.models))
         return doc
 
-    # ----------------------------------------------------------------- locking
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -243,7 +247,6 @@ class RegistryStore:
             log.info("stale_temp_files_removed", path=str(self.path),
                      files=[str(p) for p in removed])
 
-    # ------------------------------------------------------------- transaction
 
     @contextmanager
     def transaction(self, *, actor: str = "gnn-registry") -> Iterator[RegistryDoc]:
@@ -304,7 +307,6 @@ class RegistryStore:
         if self.config.write_model_metadata:
             self._write_metadata(doc, changed)
 
-    # --------------------------------------------------------- metadata files
 
     def metadata_path(self, model_id: str) -> Path:
         """Where the metadata file of ``model_id`` goes.
@@ -326,12 +328,14 @@ class RegistryStore:
         todo |= {mid for mid in doc.models if not self.metadata_path(mid).exists()}
         pending = sorted(mid for mid in todo if mid in doc.models)
         self._metadata_dirty = set(pending)
-        for mid in pending:
-            body = json.dumps(doc.models[mid].to_dict(), indent=2, ensure_ascii=False) + "\n"
-            write_atomic(self.metadata_path(mid), body.encode("utf-8"))
-            self._metadata_dirty.discard(mid)
+        items = [(self.metadata_path(mid),
+                  (json.dumps(doc.models[mid].to_dict(), indent=2, ensure_ascii=False)
+                   + "\n").encode("utf-8")) for mid in pending]
+        for path, _body in items:  # crash leftovers of an earlier metadata write (we hold the lock)
+            remove_stale_temps(path.parent, path.name)
+        write_many(items)
+        self._metadata_dirty.clear()
 
-    # ------------------------------------------------------------ other files
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
         """Atomically write ``registry_dir/model_registry_summary.json``.

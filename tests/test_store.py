@@ -363,6 +363,15 @@ class TestMetadataFiles:
             doc.models[bad_id] = make_entry(bad_id)
         assert store.path.read_bytes() == before
 
+    def test_stale_metadata_temp_is_removed(self, store: RegistryStore) -> None:
+        """A crash-leftover temp beside a metadata file goes when that file is next written."""
+        add(store, "a")
+        stale = store.metadata_path("a").parent / ".a_metadata.json.dead.tmp"
+        stale.write_text("{")
+        with store.transaction() as doc:
+            doc.models["a"].tags.append("t")
+        assert not stale.exists()
+
     def test_metadata_can_be_turned_off(self, tmp_path: Path) -> None:
         """With write_model_metadata off no per-model directory is created."""
         store = RegistryStore(Config(output_dir=tmp_path, write_model_metadata=False))

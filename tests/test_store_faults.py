@@ -149,6 +149,7 @@ class TestFailedWrites:
             add_c(store)
         assert "c" in decode(store.path.read_bytes()).models
         assert not store.metadata_path("c").exists()
+        assert list(store.path.parent.glob("*/.*.tmp")) == []
         inject.undo()
         with store.transaction() as doc:
             doc.models["d"] = make_entry("d")

@@ -21,10 +21,11 @@ Choices, with the reasons measured on the target machines:
   ``EMFILE``: instance limit). The polling observer reports content changes as "modified",
   so its filter includes that kind.
 
-Test-only fault injection: ``GNN_REGISTRY_TEST_INJECT_OVERFLOW=N`` or ``N:M`` makes each
+Test-only fault injection: ``GNN_REGISTRYD_TEST_INJECT_OVERFLOW=N`` or ``N:M`` makes each
 handler pass its first ``N`` events, silently drop the next ``M`` (default 0) as a kernel
 overflow would, then report an overflow once (on the next event) exactly like a real
-``IN_Q_OVERFLOW``. Never set it in production.
+``IN_Q_OVERFLOW``. Never set it in production. (The prefix is ``GNN_REGISTRYD_``, not
+``GNN_REGISTRY_``: the config refuses unknown ``GNN_REGISTRY_*`` variables.)
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from registry.discovery import is_ignored
 
 log = structlog.get_logger(__name__)
 
-INJECT_OVERFLOW_ENV = "GNN_REGISTRY_TEST_INJECT_OVERFLOW"
+INJECT_OVERFLOW_ENV = "GNN_REGISTRYD_TEST_INJECT_OVERFLOW"
 """Test-only: ``N[:M]`` pass N events, drop M, then report an overflow (see module docstring)."""
 
 NATIVE_EVENTS: tuple[type[FileSystemEvent], ...] = (
@@ -82,7 +83,7 @@ OverflowCallback = Callable[[str], None]
 
 
 def parse_injection(value: str | None) -> tuple[int, int] | None:
-    """Parse ``GNN_REGISTRY_TEST_INJECT_OVERFLOW`` (``N`` or ``N:M``).
+    """Parse ``GNN_REGISTRYD_TEST_INJECT_OVERFLOW`` (``N`` or ``N:M``).
 
     Args:
         value: the variable's value, or ``None``.

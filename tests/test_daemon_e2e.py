@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,8 @@ def model(doc: RegistryDoc, model_id: str) -> ModelEntry | None:
     return doc.models.get(model_id)
 
 
-def has_version_count(model_id: str, count: int, state: str = "active"):
+def has_version_count(model_id: str, count: int,
+                      state: str = "active") -> Callable[[RegistryDoc], bool]:
     """Predicate: ``model_id`` exists in ``state`` with exactly ``count`` versions."""
     def check(doc: RegistryDoc) -> bool:
         entry = model(doc, model_id)
@@ -118,7 +120,7 @@ class TestEdits:
         with running_daemon([*SETTLE, models_dir], output_dir=out) as d:
             d.wait_registry(has_version_count("alpha", 1), what="alpha registered")
             tmp = write(models_dir / ".alpha.md.tmp", gnn_text("Alpha", horizon=30))
-            os.replace(tmp, path)
+            tmp.replace(path)
             d.wait_registry(has_version_count("alpha", 2), what="second version")
             doc = barrier(d, models_dir, "after_replace")
             entry = model(doc, "alpha")
@@ -244,13 +246,13 @@ class TestProcess:
 
     def test_injected_overflow_misses_nothing(self, models_dir: Path, out: Path) -> None:
         """Events dropped by an (injected) overflow are recovered by the full reconcile."""
-        env = {"GNN_REGISTRY_TEST_INJECT_OVERFLOW": "0:50"}
+        env = {"GNN_REGISTRYD_TEST_INJECT_OVERFLOW": "0:50"}
         with running_daemon([*SETTLE, models_dir], output_dir=out, env=env) as d:
             names = [f"f{i:02d}" for i in range(40)]
             for name in names:
                 write(models_dir / f"{name}.md", gnn_text(name))
             d.wait_registry(lambda doc: set(names) <= set(doc.models), what="all 40 files")
-            assert d.find_logs("watcher_overflow")
+            d.wait_log("watcher_overflow")
             d.wait_log("reconcile_done", reason="overflow")
 
     def test_force_polling_registers_changes(self, models_dir: Path, out: Path) -> None:
@@ -265,6 +267,32 @@ class TestProcess:
             path.write_text(gnn_text("Alpha", horizon=50), encoding="utf-8")
             d.wait_registry(has_version_count("alpha", 2), what="alpha edited")
 
+
+class TestRecovery:
+    def test_periodic_reconcile_catches_unreported_change(self, models_dir: Path,
+                                                          out: Path) -> None:
+        """A write inotify is not asked to report (file still open) is found periodically."""
+        path = write(models_dir / "alpha.md", gnn_text("Alpha"))
+        args: list[str | Path] = [*SETTLE, "--reconcile-interval", "0.5", models_dir]
+        with running_daemon(args, output_dir=out) as d, path.open("r+", encoding="utf-8") as f:
+            f.write(gnn_text("Alpha", horizon=77))  # no close-after-write event yet
+            f.flush()
+            d.wait_registry(has_version_count("alpha", 2), what="change found by reconcile")
+            d.wait_log("reconcile_done", reason="periodic")
+
+    def test_watched_root_deleted_and_recreated(self, tmp_path: Path, out: Path) -> None:
+        """Deleting a watched root restarts the watcher; models return when it comes back."""
+        root = tmp_path / "root"
+        write(root / "alpha.md", gnn_text("Alpha"))
+        with running_daemon([*SETTLE, root], output_dir=out) as d:
+            shutil.rmtree(root)
+            d.wait_log("observer_restarted")
+            d.wait_registry(has_version_count("alpha", 1, "removed"), what="alpha removed")
+            write(root / "alpha.md", gnn_text("Alpha"))
+            d.wait_registry(has_version_count("alpha", 1), what="alpha back")
+            write(root / "beta.md", gnn_text("Beta"))
+            d.wait_registry(lambda doc: "beta" in doc.models, what="root watched again")
+            assert d.proc.poll() is None
 
 class TestCommandLine:
     def _run(self, *args: str | Path, env: dict[str, str] | None = None,
@@ -303,3 +331,40 @@ class TestCommandLine:
         write(models_dir / "broken.md", INVALID_GNN)
         assert self._run("--scan", "--output-dir", out, models_dir).returncode == 1
         assert "alpha" in registry_doc(out).models
+
+
+MAX_QUEUED = Path("/proc/sys/fs/inotify/max_queued_events")
+
+
+class TestKernelOverflow:
+    @pytest.mark.slow
+    def test_tiny_kernel_queue_overflow_misses_nothing(self, models_dir: Path,
+                                                       out: Path) -> None:
+        """A real IN_Q_OVERFLOW (max_queued_events=16) is logged and reconciled: none missed.
+
+        Root only; the sysctl is restored as soon as the daemon's inotify instance exists
+        (the limit is read when an instance is created), so other processes are unaffected.
+        """
+        if not os.access(MAX_QUEUED, os.W_OK):
+            pytest.skip("needs a writable /proc/sys/fs/inotify/max_queued_events (root)")
+        old = MAX_QUEUED.read_text()
+        MAX_QUEUED.write_text("16\n")
+        d: Daemon | None = None
+        try:
+            d = Daemon([*SETTLE, models_dir], output_dir=out)
+            try:
+                d.wait_log("service_started")
+            finally:
+                MAX_QUEUED.write_text(old)  # our instance exists now (or never will)
+            names = [f"n{i:04d}" for i in range(2000)]
+            for name in names:
+                write(models_dir / f"{name}.md", gnn_text(name))
+            d.wait_registry(lambda doc: set(names) <= set(doc.models), timeout=300,
+                            what="all 2000 files")
+            overflow = d.wait_log("watcher_overflow")
+            assert "inotify" in overflow["source"]
+            d.wait_log("reconcile_done", reason="overflow")
+        finally:
+            MAX_QUEUED.write_text(old)
+            if d is not None:
+                d.kill()

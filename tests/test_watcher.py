@@ -255,8 +255,8 @@ class TestFsType:
         """NFS, CIFS, SSHFS and other FUSE mounts are network filesystems; ext4/tmpfs not."""
         for kind in ("nfs", "nfs4", "cifs", "smb3", "fuse.sshfs", "fuse.rclone", "9p"):
             assert is_network_fs(kind), kind
-        for kind in ("ext4", "xfs", "btrfs", "tmpfs", None, ""):
-            assert not is_network_fs(kind), kind
+        for local in ("ext4", "xfs", "btrfs", "tmpfs", None, ""):
+            assert not is_network_fs(local), local
 
     def test_real_mount_table(self, tmp_path: Path) -> None:
         """The type of a real directory is read from this process's mount table."""

@@ -45,7 +45,7 @@ from registry.lifecycle import prune_hook_for
 from registry.records import RegistryDoc, utc_now
 from registry.register import Registrar
 from registry.relations import refresh_relationships
-from registry.scanio import STATUSES, FileOutcome, lstat_or_none
+from registry.scanio import STATUSES, FileOutcome, ReadProblem, lstat_or_none
 from registry.store import RegistryStore
 
 log = structlog.get_logger(__name__)
@@ -137,7 +137,9 @@ class ScanReport:
             "invalid": [{"path": o.path, "model_ids": o.model_ids, "findings": o.findings}
                         for o in self.invalid],
             "errors": [{"path": o.path, "message": o.message} for o in self.errors],
-            "changes": [o.to_dict() for o in self.outcomes
+            "changes": [{"path": o.path, "status": o.status, "model_ids": o.model_ids,
+                         "version": o.version, "change": o.change}
+                        for o in self.outcomes
                         if o.status in ("registered", "updated", "removed", "restored",
                                         "renamed")],
         }
@@ -211,6 +213,11 @@ class Scanner:
             report.outcomes = outcomes
             report.total_models = _live_count(doc)
             return
+        registrar = self._transaction(work, roots, report)
+        for warning in registrar.warnings:
+            log.warning(**warning)
+
+    def _transaction(self, work: Work, roots: Sequence[str], report: ScanReport) -> Registrar:
         with self.store.transaction(actor=self.actor) as doc:
             registrar = Registrar(doc, self.config, actor=self.actor)
             report.outcomes = work(registrar, False)
@@ -224,6 +231,7 @@ class Scanner:
             loaded_generation = doc.generation
         # The store bumps the document's generation when (and only when) it writes.
         report.wrote = doc.generation > loaded_generation
+        return registrar
 
     def _finish(self, report: ScanReport, started: float) -> ScanReport:
         report.duration_ms = (time.perf_counter() - started) * 1000.0
@@ -319,11 +327,14 @@ class Scanner:
         files: list[tuple[str, os.stat_result]] = []
         dirs: list[str] = []
         missing: list[str] = []
+        unreadable: list[FileOutcome] = []
         for path in batch:
             try:
                 st = lstat_or_none(path)
-            except Exception:  # noqa: BLE001 - an unreadable path is handled by the registrar
-                st = None
+            except ReadProblem as problem:
+                # Cannot even stat it (EACCES on a parent...): report it, never remove it.
+                unreadable.append(FileOutcome(path, "error", message=problem.message))
+                continue
             if st is None:
                 missing.append(path)
             elif self._is_dir(path, st):
@@ -353,7 +364,7 @@ class Scanner:
             outcomes.extend(registrar.remove_missing(set(), missing, ()))
             if lock_free and registrar.changed:
                 raise _Restart
-            return outcomes
+            return outcomes + unreadable
 
         self._run(work, [], report)
         return self._finish(report, started)
@@ -384,6 +395,8 @@ class Scanner:
             if registrar.changed:
                 refresh_relationships(doc)
             report.total_models = _live_count(doc)
+        for warning in registrar.warnings:
+            log.warning(**warning)
         report.outcomes = [outcome]
         self._finish(report, started)
         return outcome

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from registry.config import Config
 from registry.discovery import discover, is_ignored, looks_like_gnn
 
@@ -84,17 +82,21 @@ class TestCandidates:
         assert result.files == []
         assert [(Path(p.path).name, p.status) for p in result.problems] == [("pipe.md", "skipped")]
 
-    @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every directory")
-    def test_unreadable_directory(self, tmp_path):
+    def test_unreadable_directory(self, tmp_path, monkeypatch):
         """A directory that cannot be listed is an error and is remembered as unlisted."""
         locked = tmp_path / "locked"
         locked.mkdir()
         (locked / "m.md").write_text(GNN_HEAD)
-        locked.chmod(0)
-        try:
-            result = discover([tmp_path], Config())
-        finally:
-            locked.chmod(0o755)
+        real_scandir = os.scandir
+
+        def deny(path):
+            if str(path) == str(locked):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", deny)
+        result = discover([tmp_path], Config())
+        monkeypatch.undo()
         assert result.files == []
         assert result.unlisted == [str(locked)]
         assert result.problems[0].status == "error"

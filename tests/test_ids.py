@@ -53,7 +53,8 @@ class TestSafeId:
         out = safe_id(stem)
         assert out
         assert out not in (".", "..")
-        assert "/" not in out and "\x00" not in out
+        assert "/" not in out
+        assert "\x00" not in out
         assert not out.startswith((".", "-"))
         assert len(out.encode("utf-8")) <= MAX_ID_BYTES
         assert is_safe_id(out)

@@ -6,7 +6,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 from structlog.testing import capture_logs
 
 from registry.config import Config, load_config
@@ -190,7 +189,8 @@ class TestRegister:
         assert report.outcomes[0].model_ids == ["pair", "pair--2"]
         doc = load(tmp_path)
         assert (doc.models["pair"].model_name, doc.models["pair--2"].model_name) == ("One", "Two")
-        edit(path, f"---\nauthor: me\n---\n{one}\n---\n{gnn_text('Two', params=('A={(0.8,0.1,0.1),(0.1,0.8,0.1),(0.1,0.1,0.8)}',))}")
+        two_edited = gnn_text("Two", params=("A={(0.8,0.1,0.1),(0.1,0.8,0.1),(0.1,0.1,0.8)}",))
+        edit(path, f"---\nauthor: me\n---\n{one}\n---\n{two_edited}")
         scan(tmp_path)
         doc = load(tmp_path)
         assert (doc.models["pair"].version, doc.models["pair--2"].version) == ("1.0.0", "1.0.1")
@@ -298,17 +298,21 @@ class TestLogging:
         bad = next(e for e in per_file if e["path"].endswith("b.md"))
         assert "GNN-E002" in bad["findings"]
 
-    @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-    def test_unreadable_file_is_an_error_outcome(self, tmp_path):
+    def test_unreadable_file_is_an_error_outcome(self, tmp_path, monkeypatch):
         """A file that cannot be read is an error outcome and a file_error event."""
         path = write(tmp_path / "models" / "secret.md", gnn_text())
-        path.chmod(0)
-        try:
-            with capture_logs() as logs:
-                report = scan(tmp_path)
-        finally:
-            path.chmod(0o644)
+        real_open = os.open
+
+        def deny(name, *args, **kwargs):
+            if str(name) == str(path):
+                raise PermissionError(13, "Permission denied", str(name))
+            return real_open(name, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", deny)
+        with capture_logs() as logs:
+            report = scan(tmp_path)
+        monkeypatch.undo()
         assert report.outcomes[0].status == "error"
         assert "permission denied" in report.outcomes[0].message
         assert report.exit_code == 1
-        assert [e["event"] for e in logs if "path" in e] == ["file_error"]
+        assert [e["event"] for e in logs if e["event"].startswith("file_")] == ["file_error"]

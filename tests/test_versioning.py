@@ -70,7 +70,8 @@ class TestChoose:
         """A declared version already used with other content is bumped instead."""
         choice = next_version(entry_with("1.0.0", "1.1.0"), "minor", "1.0.0")
         assert choice.version == "1.2.0"
-        assert choice.conflict and "already exists" in choice.conflict
+        assert choice.conflict
+        assert "already exists" in choice.conflict
 
     def test_declared_current_version_with_new_content_is_a_conflict(self):
         """Editing a file that still declares its current version bumps and warns."""
@@ -82,7 +83,8 @@ class TestChoose:
         """A declared version below an existing one is refused."""
         choice = next_version(entry_with("3.0.0"), "patch", "2.9.0")
         assert choice.version == "3.0.1"
-        assert choice.conflict and "lower" in choice.conflict
+        assert choice.conflict
+        assert "lower" in choice.conflict
 
     @given(st.lists(st.sampled_from(["major", "minor", "patch"]), min_size=1, max_size=30))
     def test_versions_only_grow(self, kinds):

@@ -1,0 +1,183 @@
+"""Scan benchmark: first scan, unchanged rescan, save time and peak memory vs. a floor.
+
+Usage: ``python bench/bench_scan.py [--sizes 1000 10000] [--work DIR] [--runs 3]``
+
+For each size N, files come from ``bench/gen_corpus.py`` (seed 1). Every measurement runs in
+a fresh subprocess (so imports, caches and allocator state never carry over), with a warm
+page cache (the floor runs first):
+
+- floor: read + SHA-256 of the same files (the least any scan must do), median of runs;
+- first scan: ``Scanner.reconcile`` into an empty output directory (registry, backups and
+  per-model metadata files written), median of runs;
+- unchanged rescan: ``Scanner.reconcile`` again over the registry of a first scan;
+- save: one store transaction that changes one model and writes the N-model registry;
+- peak memory: tracemalloc peak of a first scan and of a rescan, plus ``ru_maxrss`` of the
+  process (one run each, apart from the timed runs because tracemalloc slows Python).
+
+Logging is filtered at warning level (the library's per-file events are debug/info).
+Targets (issue 3): first scan <= 4x floor, unchanged rescan <= 0.6x floor, peak memory at
+10,000 models < 45 MiB. Prints a table and updates the "Scan" section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "RESULTS.md"
+
+CHILD = r"""
+import hashlib, json, logging, os, resource, shutil, sys, time, tracemalloc
+sys.path.insert(0, sys.argv[1])
+import structlog
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+                    cache_logger_on_first_use=True)
+mode, src, out, memory = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "1"
+
+def files(root):
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                if e.is_dir():
+                    stack.append(e.path)
+                elif e.name.endswith(".md"):
+                    yield e.path
+
+if memory:
+    tracemalloc.start()
+start = time.perf_counter()
+if mode == "floor":
+    for path in files(src):
+        with open(path, "rb") as fh:
+            hashlib.sha256(fh.read()).hexdigest()
+else:
+    from registry.config import load_config
+    cfg = load_config(environ={}, overrides={"output_dir": out, "actor": "bench"})
+    if mode == "save":
+        from registry.store import RegistryStore
+        store = RegistryStore(cfg)
+        start = time.perf_counter()
+        with store.transaction(actor="bench") as doc:
+            first = sorted(doc.models)[0]
+            doc.models[first].tags.append(f"bench-{time.time_ns()}")
+    else:
+        from registry.scan import Scanner
+        report = Scanner(cfg).reconcile([src])
+        assert report.exit_code == 0, report.counts
+elapsed = time.perf_counter() - start
+peak = tracemalloc.get_traced_memory()[1] if memory else 0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": elapsed, "peak": peak, "maxrss": rss}))
+"""
+
+
+def child(mode: str, src: Path, out: Path, *, memory: bool = False) -> dict[str, float]:
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(REPO), mode, str(src), str(out),
+                           "1" if memory else "0"], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def median(mode: str, src: Path, out_for_run, runs: int) -> float:
+    return statistics.median(child(mode, src, out_for_run(i))["seconds"] for i in range(runs))
+
+
+def bench_size(n: int, work: Path, runs: int) -> dict[str, float]:
+    sys.path.insert(0, str(HERE))
+    from gen_corpus import generate  # noqa: PLC0415 - bench helper beside this script
+
+    src = work / f"corpus_{n}"
+    if not src.is_dir() or len(list(src.rglob("*.md"))) != n:
+        generate(src, n, seed=1)
+    child("floor", src, work / "unused")  # warm the page cache
+    floor = median("floor", src, lambda _i: work / "unused", runs)
+    outs = [work / f"out_{n}_{i}" for i in range(runs)]
+    for out in outs:
+        if out.exists():
+            subprocess.run(["rm", "-rf", str(out)], check=True)
+    first = statistics.median(child("scan", src, outs[i])["seconds"] for i in range(runs))
+    rescan = median("scan", src, lambda i: outs[i], runs)
+    save = median("save", src, lambda i: outs[i], runs)
+    mem_out = work / f"out_{n}_mem"
+    subprocess.run(["rm", "-rf", str(mem_out)], check=True)
+    first_mem = child("scan", src, mem_out, memory=True)
+    rescan_mem = child("scan", src, mem_out, memory=True)
+    size = (outs[0] / "model_registry.json").stat().st_size
+    return {"n": n, "floor": floor, "first": first, "rescan": rescan, "save": save,
+            "first_peak": first_mem["peak"], "first_rss": first_mem["maxrss"],
+            "rescan_peak": rescan_mem["peak"], "rescan_rss": rescan_mem["maxrss"],
+            "registry_bytes": size}
+
+
+def table(rows: list[dict[str, float]]) -> str:
+    mib = 1024 * 1024
+    lines = [
+        "| files | floor (read+sha256) | first scan | ratio | unchanged rescan | ratio "
+        "| save | ratio | peak first / rescan (tracemalloc) | maxrss first / rescan "
+        "| registry size |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['n']:,} | {r['floor']:.3f} s | {r['first']:.2f} s | "
+            f"{r['first'] / r['floor']:.1f}x | {r['rescan']:.3f} s | "
+            f"{r['rescan'] / r['floor']:.2f}x | {r['save']:.3f} s | "
+            f"{r['save'] / r['floor']:.2f}x | {r['first_peak'] / mib:.1f} / "
+            f"{r['rescan_peak'] / mib:.1f} MiB | {r['first_rss'] / mib:.0f} / "
+            f"{r['rescan_rss'] / mib:.0f} MiB | {r['registry_bytes'] / 1e6:.1f} MB |")
+    return "\n".join(lines)
+
+
+def update_results(text: str) -> None:
+    section = ("## Scan\n\n"
+               "`python bench/bench_scan.py` (each figure a median of fresh subprocesses, "
+               "1 run at 10,000 files; warm page cache; targets: first scan <= 4x floor, "
+               "unchanged rescan <= 0.6x floor, "
+               "peak memory at 10,000 models < 45 MiB).\n\n" + text + "\n")
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    if "## Scan\n" in old:
+        head, rest = old.split("## Scan\n", 1)
+        tail = rest[rest.index("\n## "):] if "\n## " in rest else ""
+        new = head + section + tail.lstrip("\n")
+        if tail:
+            new = head + section + "\n" + tail.lstrip("\n")
+    else:
+        new = old.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(new, encoding="utf-8")
+
+
+def main() -> None:
+    """Run the benchmark and print/update the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs-large", type=int, default=1,
+                        help="runs for sizes of 5,000 files and more (they take minutes)")
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench_scan_") as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for n in args.sizes:
+            runs = args.runs if n < 5000 else args.runs_large
+            rows.append(bench_size(n, work, runs))
+            print(table(rows[-1:]), flush=True)
+    text = table(rows)
+    print(text)
+    if not args.no_write:
+        update_results(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -163,7 +163,9 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(min_level),
         # PrintLogger prints with flush=True: each line reaches journald or `logs -f` at once.
         logger_factory=structlog.PrintLoggerFactory(file=out),
-        cache_logger_on_first_use=True,
+        # Not cached: module-level loggers must follow a reconfiguration (SIGHUP changes the
+        # level; tests capture logs). The cost is a few microseconds per event.
+        cache_logger_on_first_use=False,
     )
 
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -187,8 +189,7 @@ def configure_logging(
 def reset_logging() -> None:
     """Undo :func:`configure_logging` (for tests): structlog defaults, root logger restored.
 
-    Loggers already cached by ``cache_logger_on_first_use`` keep their old configuration;
-    obtain a fresh ``structlog.get_logger()`` after reconfiguring.
+    Loggers are not cached, so every module-level logger follows the new configuration.
     """
     global _handler, _root_level  # noqa: PLW0603 - logging configuration is process-global
     structlog.reset_defaults()

@@ -15,6 +15,7 @@ registry paths agree.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -97,14 +98,16 @@ def _serve(args: argparse.Namespace) -> int:
     from daemon.logconfig import configure_logging  # noqa: PLC0415 - after argv is valid
 
     config = load_service_config(args)
-    configure_logging(config)
     if args.scan:
+        # One-shot: stdout carries the summary (or --json), so the log stream goes to stderr.
+        configure_logging(config, stream=sys.stderr)
         from daemon.cmd_scan import run_scan  # noqa: PLC0415 - only the one-shot path
 
         if not config.directories:
             error("no directories to scan (give DIR arguments or set 'directories')")
             return EXIT_FATAL
         return run_scan(config, config.directories, json_output=args.json_output)
+    configure_logging(config)
     _check_directories(config)
     from daemon.runner import Service  # noqa: PLC0415 - watchdog is only loaded for the service
 

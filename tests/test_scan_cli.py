@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from structlog.testing import capture_logs
 
@@ -106,3 +107,19 @@ class TestProgressBar:
         assert "1000/1000 files" in text
         bar.close()
         assert stream.getvalue().endswith("\r\x1b[K")
+
+
+class TestConsoleScript:
+    def test_scan_json_stdout_is_pure_json_and_logs_go_to_stderr(self, tmp_path):
+        """`gnn-registryd --scan --json` keeps stdout parseable; the JSON log lines go to stderr."""
+        write(tmp_path / "models" / "a.md", gnn_text("A"))
+        script = Path(sys.executable).with_name("gnn-registryd")
+        proc = subprocess.run(
+            [str(script), "--scan", "--json", "--output-dir", str(tmp_path / "out"),
+             str(tmp_path / "models")],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["successful_registrations"] == 1
+        events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+        assert any(e["event"] == "file_processed" and e.get("model_id") == "a" for e in events)

@@ -4,57 +4,21 @@ Backups live in ``<registry dir>/backups/`` and are named after the registry fil
 generation they held: ``model_registry.00000041.json`` is generation 41 of
 ``model_registry.json``. A backup is the registry file that was about to be replaced,
 hard-linked (or copied with the full write recipe where links are impossible), so making
-one costs no data copy. Only the newest ``backup_count`` are kept.
+one costs no data copy (and a backup keeps the file's layout and checksums, see
+:mod:`registry.docfile`). Only the newest ``backup_count`` are kept. ``decode``/``encode`` and
+``InvalidRegistryError`` are re-exported from :mod:`registry.docfile`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from registry.atomic import fsync_dir, link_or_copy, store_error
+from registry.docfile import InvalidRegistryError, decode, encode
 from registry.errors import StoreError
 from registry.failpoints import failpoint
 from registry.records import RegistryDoc
-
-
-class InvalidRegistryError(ValueError):
-    """Bytes that are not a registry document; ``str()`` says why in one line."""
-
-
-def decode(data: bytes) -> RegistryDoc:
-    """Parse and check registry bytes.
-
-    Args:
-        data: the file's content.
-
-    Returns:
-        The document.
-
-    Raises:
-        InvalidRegistryError: empty, not UTF-8 JSON, or not matching the document model
-            (including an unknown ``schema_version``).
-    """
-    if not data.strip():
-        msg = "file is empty"
-        raise InvalidRegistryError(msg)
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"not valid JSON: {exc}"
-        raise InvalidRegistryError(msg) from exc
-    try:
-        return RegistryDoc.from_dict(raw)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-        msg = f"does not match the registry schema: {detail}"
-        raise InvalidRegistryError(msg) from exc
-
-
-def encode(doc: RegistryDoc) -> bytes:
-    """The on-disk bytes of ``doc`` (indented UTF-8 JSON with a final newline)."""
-    return (json.dumps(doc.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def backup_name(registry: Path, generation: int) -> str:

@@ -178,17 +178,17 @@ def restore(store: RegistryStore, backup: Path | None, actor: str) -> RegistryDo
     return doc
 
 
-def _check_file(path: Path, label: str) -> tuple[RegistryDoc | None, list[str]]:
+def _check_file(path: Path, label: str) -> tuple[RegistryDoc | None, bytes, list[str]]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return None, [f"{label}: cannot read: {exc.strerror or exc}"]
+        return None, b"", [f"{label}: cannot read: {exc.strerror or exc}"]
     try:
         doc = decode(data)
     except InvalidRegistryError as exc:
-        return None, [f"{label}: {exc}"]
+        return None, data, [f"{label}: {exc}"]
     problems = [f"{label}: schema: {p}" for p in check_document(json.loads(data))]
-    return doc, problems
+    return doc, data, problems
 
 
 def verify(store: RegistryStore) -> list[str]:
@@ -204,14 +204,15 @@ def verify(store: RegistryStore) -> list[str]:
     problems: list[str] = []
     backups = list_backups(store.backup_dir, store.path)
     doc: RegistryDoc | None = None
+    data = b""
     if store.path.exists():
-        doc, found = _check_file(store.path, str(store.path))
+        doc, data, found = _check_file(store.path, str(store.path))
         problems += found
     elif backups:
         problems.append(f"{store.path}: missing, but {len(backups)} backup(s) exist "
                         "(run restore to reinstate the newest)")
     for generation, path in backups:
-        backup_doc, found = _check_file(path, str(path))
+        backup_doc, backup_data, found = _check_file(path, str(path))
         problems += found
         if backup_doc is not None and backup_doc.generation != generation:
             problems.append(f"{path}: holds generation {backup_doc.generation}, "
@@ -220,7 +221,7 @@ def verify(store: RegistryStore) -> list[str]:
         # replacing the registry: then both names hold the same content.
         if doc is not None and backup_doc is not None and (
                 generation > doc.generation or (generation == doc.generation
-                                                and backup_doc.to_dict() != doc.to_dict())):
+                                                and backup_data != data)):
             problems.append(f"{path}: generation {generation} is not older than the "
                             f"registry's ({doc.generation})")
     if doc is not None and store.config.write_model_metadata:

@@ -33,7 +33,9 @@ the block's lines joined with ``\\n``), so editing one model does not version th
 Findings of a multi-model file are attributed to the model whose lines hold them (file-level
 findings go to every model); errors anywhere in the file block the whole file.
 
-Metadata: each version record keeps everything :func:`registry.gnn.extract` returns. The
+Metadata: each version record keeps what :func:`registry.gnn.extract` returns except the
+maps that repeat parts of ``structure`` (:data:`STRUCTURE_COPIES`: ``dimensions``,
+``types``, ``ontology``, ``model_parameters``, ``time``; read them from ``structure``). The
 model's own ``metadata`` is a summary of the current version's (``variables`` and
 ``connections`` counts, name, section, tags, description, signature, declared version...):
 the per-variable maps and the structure document (:data:`VERSION_ONLY_KEYS`) are not
@@ -58,10 +60,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from registry import lifecycle
+from registry.analysis import SMALL_BATCH, Analysis, ReadAhead, analyse, default_workers
 from registry.discovery import looks_like_gnn
-from registry.gnn import check_bytes
+from registry.modelmap import row_stat
 from registry.records import ModelEntry
-from registry.register_models import DELETED_MESSAGE, VERSION_ONLY_KEYS, ModelRegistrar
+from registry.register_models import (
+    DELETED_MESSAGE,
+    STRUCTURE_COPIES,
+    VERSION_ONLY_KEYS,
+    ModelRegistrar,
+)
 from registry.scanio import (
     FileOutcome,
     ReadProblem,
@@ -103,7 +111,8 @@ class Registrar(ModelRegistrar):
                 outcome = self.process_missing(path, reason=problem.message)
             else:
                 outcome = FileOutcome(path, problem.status, message=problem.message,
-                                      model_ids=[e.model_id for e in self.entries_at(path)])
+                                      model_ids=[mid for mid, _row in self.rows_at(path)])
+        self.release(outcome.model_ids)
         outcome.duration_ms = (time.perf_counter() - started) * 1000.0
         return outcome
 
@@ -121,16 +130,17 @@ class Registrar(ModelRegistrar):
                 raise ReadProblem("skipped", f"broken symlink: {exc.strerror}") from exc
         if not stat_mod.S_ISREG(st.st_mode):
             raise ReadProblem("skipped", "not a regular file (FIFO, socket or device); not opened")
-        entries = self.entries_at(path)
-        if (entries and not explicit
-                and all(stat_matches(e.file_stat, st) for e in entries)
-                and all(e.state != "removed" and not e.findings for e in entries)):
-            live = [e for e in entries if not e.deleted]
+        rows = self.rows_at(path)
+        if (rows and not explicit
+                and all(stat_matches(row_stat(r), st) for _m, r in rows)
+                and all(r["state"] != "removed" and not r["findings"] for _m, r in rows)):
+            live = [(m, r) for m, r in rows if not r["deleted"]]
             if not live:
-                return FileOutcome(path, "skipped", [e.model_id for e in entries],
+                return FileOutcome(path, "skipped", [m for m, _r in rows],
                                    message=DELETED_MESSAGE)
-            return FileOutcome(path, "unchanged", [e.model_id for e in live],
-                               version=live[0].version)
+            return FileOutcome(path, "unchanged", [m for m, _r in live],
+                               version=str(live[0][1]["version"]))
+        entries = self.entries_at(path)
         limit = self.config.max_file_size
         if st.st_size > limit:
             raise ReadProblem("skipped", f"file is {size_text(st.st_size)}, over max_file_size "
@@ -157,13 +167,54 @@ class Registrar(ModelRegistrar):
             if text is not None and "\x00" not in text and not looks_like_gnn(text):
                 return FileOutcome(path, "skipped", message="not a GNN model (fewer than two "
                                                             "GNN section headings)")
-        result = check_bytes(data, strict=self.config.strict)
-        gnn = result.gnn
-        blocked = not result.ok if self.config.validate_before_register else not gnn.models
+        analysis = self._analysis(path, data, digest)
+        blocked = (not analysis.ok if self.config.validate_before_register
+                   else not analysis.models)
         if blocked:
-            return self._invalid(path, live, [f.to_dict() for f in result.findings])
-        return self._register_models(path, data, gnn, digest=digest, findings=result.findings,
-                                     st=st, entries=entries, explicit=explicit)
+            return self._invalid(path, live, analysis.finding_dicts())
+        return self._register_models(path, analysis, st=st, entries=entries, explicit=explicit)
+
+    # -- analysis (parse, validate, metadata), possibly done ahead in worker processes -------
+
+    read_ahead: ReadAhead | None = None
+    """Analyses of the files a scan is about to process (see :meth:`read_ahead_of`)."""
+
+    def _analysis(self, path: str, data: bytes, digest: str) -> Analysis:
+        ahead = self.read_ahead.take(path, digest) if self.read_ahead is not None else None
+        if ahead is not None:
+            return ahead
+        return analyse(data, strict=self.config.strict, sha256=digest,
+                       metadata=self.config.extract_metadata)
+
+    def read_ahead_of(self, candidates: Iterable[tuple[str, os.stat_result]]) -> None:
+        """Analyse ahead, in worker processes, the new files among ``candidates``.
+
+        Only paths with no recorded model are read ahead (a first scan, a new tree): known
+        files are mostly unchanged and never read. Fewer than :data:`SMALL_BATCH` of them are
+        left to :meth:`process_file`. Call before processing the candidates in this order.
+
+        Args:
+            candidates: ``(path, lstat)`` of the files the scan will process, in order.
+        """
+        if self.read_ahead is not None:
+            self.read_ahead.close()
+            self.read_ahead = None
+        limit, follow = self.config.max_file_size, self.config.follow_symlinks
+        wanted = [path for path, st in candidates
+                  if path not in self.by_path and st.st_size <= limit
+                  and (stat_mod.S_ISREG(st.st_mode) or follow)]
+        if len(wanted) < SMALL_BATCH or default_workers(self.config.analysis_workers) <= 1:
+            return
+
+        def read(path: str) -> bytes | None:
+            try:
+                return read_file(path, limit, follow_symlinks=follow)[0]
+            except ReadProblem:
+                return None
+
+        self.read_ahead = ReadAhead(wanted, read, strict=self.config.strict,
+                                    metadata=self.config.extract_metadata,
+                                    workers=self.config.analysis_workers)
 
     def _invalid(self, path: str, live: list[ModelEntry],
                  findings: list[dict[str, Any]]) -> FileOutcome:
@@ -212,7 +263,8 @@ class Registrar(ModelRegistrar):
                 continue
             if path in blocked_list or (blocked and path.startswith(blocked)):
                 continue
-            if not any(not e.deleted and e.state != "removed" for e in self.by_path[path]):
+            if not any(not r["deleted"] and r["state"] != "removed"
+                       for _m, r in self.rows_at(path)):
                 continue
             started = time.perf_counter()
             outcome = self.process_missing(path)
@@ -222,4 +274,4 @@ class Registrar(ModelRegistrar):
         return out
 
 
-__all__ = ["VERSION_ONLY_KEYS", "Registrar"]
+__all__ = ["STRUCTURE_COPIES", "VERSION_ONLY_KEYS", "Registrar"]

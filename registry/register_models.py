@@ -9,24 +9,30 @@ history current. See :mod:`registry.register` for the rules.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from registry import history, ids, lifecycle, versioning
+from registry.analysis import Analysis, ModelAnalysis
 from registry.config import Config
 from registry.discovery import base_name
 from registry.gnn import bump_kind as gnn_bump_kind
-from registry.gnn import diff_structures, extract
-from registry.gnn.model import Finding, GnnFile, GnnModel
-from registry.gnn.parser import split_lines
+from registry.gnn import diff_structures
+from registry.modelmap import IndexRow
 from registry.records import ModelEntry, RegistryDoc, Relationship, VersionRecord, utc_now
 from registry.scanio import FileOutcome, file_stat, stat_matches
 
 VERSION_ONLY_KEYS = frozenset({"structure", "dimensions", "types", "ontology",
                                "model_parameters", "time", "sections"})
 """Metadata keys kept only on the version record, not repeated in the model's ``metadata``."""
+
+STRUCTURE_COPIES = frozenset({"dimensions", "types", "ontology", "model_parameters", "time"})
+"""Keys of :func:`registry.gnn.extract` that repeat parts of ``structure``: not stored.
+
+Their one home is the version's ``metadata["structure"]`` (``variables`` -> ``dims`` and
+``type`` per variable, ``ontology``, ``model_parameters``, ``time``); search and diff read
+them from there."""
 
 # Which status describes a file whose models had different fates (strongest first).
 _RANK = {"registered": 0, "updated": 1, "renamed": 2, "restored": 3, "unchanged": 4,
@@ -40,19 +46,10 @@ class ModelBlock:
 
     path: str
     index: int
-    model: GnnModel
-    gnn: GnnFile
+    model: ModelAnalysis
     sha: str
     findings: list[dict[str, Any]]
     st: os.stat_result
-
-
-def _findings_for(findings: tuple[Finding, ...], model: GnnModel,
-                  count: int) -> list[dict[str, Any]]:
-    if count == 1:
-        return [f.to_dict() for f in findings]
-    return [f.to_dict() for f in findings
-            if f.line is None or model.first_line <= f.line <= model.last_line]
 
 
 class ModelRegistrar:
@@ -72,37 +69,49 @@ class ModelRegistrar:
         # Warnings for the caller to log once the pass is final (a lock-free pass that is
         # restarted inside the transaction must not log them twice).
         self.warnings: list[dict[str, Any]] = []
-        self.by_path: dict[str, list[ModelEntry]] = {}
-        self.by_sha: dict[str, list[ModelEntry]] = {}
-        for entry in doc.models.values():
-            self._index(entry)
+        # Indexes hold model ids; the fields come from the document's index rows, so a pass
+        # over unchanged files decodes no entry.
+        self.by_path: dict[str, list[str]] = {}
+        self.by_sha: dict[str, list[str]] = {}
+        for model_id, row in doc.models.rows():
+            self._add(model_id, row["file_path"], row["sha256"])
 
     # -- indexes ---------------------------------------------------------------------------
 
+    def _add(self, model_id: str, path: str, sha: str) -> None:
+        self.by_path.setdefault(path, []).append(model_id)
+        if sha:
+            self.by_sha.setdefault(sha, []).append(model_id)
+
     def _index(self, entry: ModelEntry) -> None:
-        self.by_path.setdefault(entry.file_path, []).append(entry)
-        if entry.sha256:
-            self.by_sha.setdefault(entry.sha256, []).append(entry)
+        self._add(entry.model_id, entry.file_path, entry.sha256)
 
     def _unindex(self, entry: ModelEntry) -> None:
-        items = self.by_path.get(entry.file_path)
-        if items is not None and entry in items:
-            items.remove(entry)
-            if not items:
-                del self.by_path[entry.file_path]
-        shas = self.by_sha.get(entry.sha256)
-        if shas is not None and entry in shas:
-            shas.remove(entry)
-            if not shas:
-                del self.by_sha[entry.sha256]
+        for table, key in ((self.by_path, entry.file_path), (self.by_sha, entry.sha256)):
+            items = table.get(key)
+            if items is not None and entry.model_id in items:
+                items.remove(entry.model_id)
+                if not items:
+                    del table[key]
+
+    def rows_at(self, path: str) -> list[tuple[str, IndexRow]]:
+        """``(model_id, index row)`` of the models recorded at ``path``, in file order."""
+        rows = [(mid, self.doc.models.row(mid)) for mid in self.by_path.get(path, ())]
+        rows.sort(key=lambda item: int(item[1]["source_index"]))
+        return rows
 
     def entries_at(self, path: str) -> list[ModelEntry]:
-        """Models recorded at ``path`` (deleted ones included), in file order."""
-        return sorted(self.by_path.get(path, ()), key=lambda e: e.source_index)
+        """Models recorded at ``path`` (deleted ones included), in file order (decoded)."""
+        return [self.doc.models[mid] for mid, _row in self.rows_at(path)]
 
     def recorded_paths(self) -> list[str]:
         """Every file path some model is recorded at."""
         return list(self.by_path)
+
+    def release(self, model_ids: list[str]) -> None:
+        """Encode these models now and drop their decoded objects (bounds a scan's memory)."""
+        for model_id in model_ids:
+            self.doc.models.freeze(model_id)
 
     def _same_bytes(self, entry: ModelEntry, st: os.stat_result, *, explicit: bool) -> str:
         """The file holds the model's current bytes: refresh what must be; return a status."""
@@ -136,30 +145,18 @@ class ModelRegistrar:
 
     # -- models of a valid file ------------------------------------------------------------
 
-    def _register_models(self, path: str, data: bytes, gnn: GnnFile, *, digest: str,
-                         findings: tuple[Finding, ...], st: os.stat_result,
+    def _register_models(self, path: str, analysis: Analysis, *, st: os.stat_result,
                          entries: list[ModelEntry], explicit: bool) -> FileOutcome:
-        models = gnn.models
+        models = analysis.models
         slots: dict[int, ModelEntry] = {}
         for entry in entries:
             slots.setdefault(entry.source_index, entry)
-        lines: list[str] = []
-        head: list[str] = []
-        if len(models) > 1:
-            lines = split_lines(data.decode("utf-8").removeprefix("\ufeff"))
-            head = lines[:models[0].first_line - 1]
         statuses: list[str] = []
         ids_out: list[str] = []
         messages: list[str] = []
         first_change: str | None = None
         for index, model in enumerate(models):
-            if len(models) == 1:
-                sha = digest
-            else:
-                block_lines = head + lines[model.first_line - 1:model.last_line]
-                sha = hashlib.sha256("\n".join(block_lines).encode("utf-8")).hexdigest()
-            block = ModelBlock(path, index, model, gnn, sha,
-                           _findings_for(findings, model, len(models)), st)
+            block = ModelBlock(path, index, model, model.sha256, model.findings, st)
             status, entry, message, change = self._register_model(block, slots,
                                                                    explicit=explicit)
             slots[index] = entry
@@ -176,36 +173,22 @@ class ModelRegistrar:
                 messages.append(f"{entry.model_id} no longer in the file: removed")
         status = min(statuses, key=lambda s: _RANK.get(s, 9))
         return FileOutcome(path, status, ids_out, version=slots[0].version,
-                           change=first_change, findings=[f.to_dict() for f in findings],
+                           change=first_change, findings=analysis.finding_dicts(),
                            message="; ".join(messages))
 
     def _metadata(self, block: ModelBlock) -> dict[str, Any]:
-        gnn, model = block.gnn, block.model
-        if self.config.extract_metadata:
-            return extract(gnn, model, sha256=block.sha)
-        front = gnn.front_matter
-        tags = front.get("tags")
-        description = front.get("description")
-        version = front.get("version")
-        return {
-            "model_name": model.name,
-            "variables": len({v.name for v in model.variables}),
-            "connections": len({c.line for c in model.connections}),
-            "declared_version": version if isinstance(version, str) else None,
-            "tags": [tags] if isinstance(tags, str) else list(tags or []),
-            "description": description if isinstance(description, str) else None,
-            "sha256": block.sha,
-            "model_index": model.index,
-            "model_count": len(gnn.models),
-        }
+        # Computed by registry.analysis (the full extract, or the seed form when
+        # extract_metadata is off); copied so the analysis result is never shared.
+        return dict(block.model.metadata)
 
     def _find_returning(self, sha: str, path: str) -> ModelEntry | None:
         """A live model with this content whose file is gone (a move), or ``None``."""
-        for entry in sorted(self.by_sha.get(sha, ()), key=lambda e: e.model_id):
-            if entry.deleted or entry.file_path == path:
+        for model_id in sorted(self.by_sha.get(sha, ())):
+            row = self.doc.models.row(model_id)
+            if row["deleted"] or row["file_path"] == path:
                 continue
-            if entry.state == "removed" or not os.path.lexists(entry.file_path):
-                return entry
+            if row["state"] == "removed" or not os.path.lexists(row["file_path"]):
+                return self.doc.models[model_id]
         return None
 
     def _move(self, entry: ModelEntry, path: str, index: int) -> str:
@@ -307,7 +290,9 @@ class ModelRegistrar:
         size = block.st.st_size
         entry.versions.append(VersionRecord(
             version=choice.version, sha256=block.sha, registered_at=now, file_path=block.path,
-            file_size_bytes=size, change=choice.change, metadata=meta, findings=block.findings,
+            file_size_bytes=size, change=choice.change,
+            metadata={k: v for k, v in meta.items() if k not in STRUCTURE_COPIES},
+            findings=block.findings,
             signature=str(meta.get("signature") or "")))
         entry.model_name = str(name)
         entry.file_path = block.path
@@ -329,4 +314,5 @@ class ModelRegistrar:
         entry.source_index = block.index
 
 
-__all__ = ["DELETED_MESSAGE", "VERSION_ONLY_KEYS", "ModelBlock", "ModelRegistrar"]
+__all__ = ["DELETED_MESSAGE", "STRUCTURE_COPIES", "VERSION_ONLY_KEYS", "ModelBlock",
+           "ModelRegistrar"]

@@ -40,15 +40,13 @@ from pathlib import PurePath
 from typing import Any
 
 from registry.errors import NotFoundError
+from registry.modelmap import COMPUTED_RELATIONSHIP_TYPES, IndexRow, relationships_digest
 from registry.records import ModelEntry, RegistryDoc, Relationship
 
 DECLARED_TYPES: tuple[str, ...] = ("depends_on", "derived_from")
 """Relationship types read from front matter."""
 
-COMPUTED_TYPES: frozenset[str] = frozenset({
-    "depends_on", "derived_from", "depends_on_unresolved", "derived_from_unresolved",
-    "same_family", "same_file",
-})
+COMPUTED_TYPES: frozenset[str] = COMPUTED_RELATIONSHIP_TYPES
 """Types :func:`refresh_relationships` owns; every other type (``renamed_from``) is kept."""
 
 UNRESOLVED_SUFFIX = "_unresolved"
@@ -88,28 +86,28 @@ def _as_list(value: Any) -> list[str]:
 
 
 class _Resolver:
-    """Maps a declared reference (id, name or file stem) to a model id."""
+    """Maps a declared reference (id, name or file stem) to a model id (from index rows)."""
 
-    def __init__(self, doc: RegistryDoc) -> None:
-        self.ids = {mid for mid, e in doc.models.items() if not e.deleted}
-        self.by_name: dict[str, list[ModelEntry]] = defaultdict(list)
-        self.by_stem: dict[str, list[ModelEntry]] = defaultdict(list)
-        self.doc = doc
-        for entry in doc.models.values():
-            if entry.deleted:
+    def __init__(self, rows: dict[str, IndexRow]) -> None:
+        self.ids = {mid for mid, row in rows.items() if not row["deleted"]}
+        self.by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.by_stem: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for mid, row in rows.items():
+            if row["deleted"]:
                 continue
-            self.by_name[entry.model_name.casefold()].append(entry)
-            stem = PurePath(entry.file_path).stem if entry.file_path else ""
+            self.by_name[str(row["model_name"]).casefold()].append((mid, row["state"]))
+            path = str(row["file_path"])
+            stem = PurePath(path).stem if path else ""
             if stem:
-                self.by_stem[stem.casefold()].append(entry)
+                self.by_stem[stem.casefold()].append((mid, row["state"]))
 
     @staticmethod
-    def _pick(candidates: list[ModelEntry]) -> str | None:
+    def _pick(candidates: list[tuple[str, str]]) -> str | None:
         if len(candidates) == 1:
-            return candidates[0].model_id
-        live = [c for c in candidates if c.state != "removed"]
+            return candidates[0][0]
+        live = [mid for mid, state in candidates if state != "removed"]
         if len(live) == 1:
-            return live[0].model_id
+            return live[0]
         return None
 
     def resolve(self, ref: str) -> str | None:
@@ -125,13 +123,12 @@ class _Resolver:
         return None
 
 
-def _declared(entry: ModelEntry, resolver: _Resolver) -> set[Relationship]:
-    meta = current_metadata(entry)
+def _declared(model_id: str, row: IndexRow, resolver: _Resolver) -> set[Relationship]:
     out: set[Relationship] = set()
     for kind in DECLARED_TYPES:
-        for ref in _as_list(meta.get(kind)):
+        for ref in _as_list(row.get(kind)):
             target = resolver.resolve(ref)
-            if target == entry.model_id:
+            if target == model_id:
                 continue
             if target is None:
                 out.add(Relationship(kind + UNRESOLVED_SUFFIX, ref))
@@ -161,30 +158,38 @@ def refresh_relationships(doc: RegistryDoc) -> None:
 
     Deleted models lose every computed relationship; ``renamed_from`` (and any type this
     module does not compute) is kept as it is. The result is sorted by (type, target).
+    Works on the index rows: only models whose relationships change are decoded (and,
+    when nobody held them decoded, encoded again at once).
     """
-    resolver = _Resolver(doc)
+    rows = dict(doc.models.rows())
+    resolver = _Resolver(rows)
     edges: dict[str, set[Relationship]] = defaultdict(set)
     families: dict[str, list[str]] = defaultdict(list)
     files: dict[str, list[str]] = defaultdict(list)
-    for mid, entry in doc.models.items():
-        if entry.deleted:
+    for mid, row in rows.items():
+        if row["deleted"]:
             continue
-        edges[mid] |= _declared(entry, resolver)
-        if entry.state == "removed":
+        edges[mid] |= _declared(mid, row, resolver)
+        if row["state"] == "removed":
             continue
-        sig = signature_of(entry)
+        sig = row["signature"]
         if sig:
             families[sig].append(mid)
-        if entry.file_path:
-            files[entry.file_path].append(mid)
+        if row["file_path"]:
+            files[row["file_path"]].append(mid)
     _link_groups(families, "same_family", edges)
     _link_groups(files, "same_file", edges)
-    for mid, entry in doc.models.items():
-        kept = {r for r in entry.relationships if r.type not in COMPUTED_TYPES}
-        new = kept | edges.get(mid, set())
-        ordered = sorted(new, key=lambda r: (r.type, r.target))
+    for mid, row in rows.items():
+        kept = {Relationship(str(t), str(x)) for t, x in row["kept"]}
+        ordered = sorted(kept | edges.get(mid, set()), key=lambda r: (r.type, r.target))
+        if relationships_digest([[r.type, r.target] for r in ordered]) == row["relationships"]:
+            continue
+        held = doc.models.is_decoded(mid)
+        entry = doc.models[mid]
         if ordered != entry.relationships:
             entry.relationships = ordered
+        if not held:
+            doc.models.freeze(mid)
 
 
 def _describe(doc: RegistryDoc, target: str) -> dict[str, Any]:

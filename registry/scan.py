@@ -10,8 +10,9 @@ entry points share one code path per file (:class:`registry.register.Registrar`)
   deleted) or a directory (new: scanned; gone: its models are removed).
 
 Transactions. Each call is at most one store transaction, and none when nothing changed: the
-pass first runs on a lock-free snapshot (:meth:`RegistryStore.load`), which for an unchanged
-tree only ``lstat``\\s files; at the first change it stops and the pass runs again inside
+pass first runs on a lock-free snapshot (:meth:`RegistryStore.load_index`: the header and
+index rows only, no entry decoded), which for an unchanged tree only ``lstat``\\s files;
+at the first change it stops and the pass runs again inside
 :meth:`RegistryStore.transaction` (where files processed so far are cheap again: their stat is
 unchanged). So an unchanged rescan takes no lock and writes nothing. Decision: the document's
 ``last_scan_at`` is therefore the time of the last scan that changed the registry;
@@ -42,6 +43,7 @@ import structlog
 from registry.config import Config
 from registry.discovery import absolute, discover, is_ignored, matches_any
 from registry.lifecycle import prune_hook_for
+from registry.modelmap import LazyLoadError
 from registry.records import RegistryDoc, utc_now
 from registry.register import Registrar
 from registry.relations import refresh_relationships
@@ -173,7 +175,7 @@ def _log_outcome(outcome: FileOutcome) -> None:
 
 
 def _live_count(doc: RegistryDoc) -> int:
-    return sum(1 for entry in doc.models.values() if not entry.deleted)
+    return doc.live_count()
 
 
 Work = Callable[[Registrar, bool], list[FileOutcome]]
@@ -201,13 +203,14 @@ class Scanner:
 
     def _run(self, work: Work, roots: Sequence[str], report: ScanReport) -> None:
         """Run ``work`` lock-free first; again in a transaction if it changes anything."""
-        doc = self.store.load()
+        doc = self.store.load_index()
         registrar = Registrar(doc, self.config, actor=self.actor)
         try:
             outcomes = work(registrar, True)
             if registrar.changed or any(r not in doc.roots for r in roots):
                 raise _Restart
-        except _Restart:
+        except (_Restart, LazyLoadError):
+            # A change, or the index-only snapshot could not give an entry: do it for real.
             pass
         else:
             report.outcomes = outcomes
@@ -266,6 +269,8 @@ class Scanner:
 
         def work(registrar: Registrar, lock_free: bool) -> list[FileOutcome]:
             outcomes: list[FileOutcome] = []
+            if not lock_free:  # new files are parsed ahead in worker processes (P2)
+                registrar.read_ahead_of((c.path, c.stat) for c in found.files)
             for done, candidate in enumerate(found.files, start=1):
                 outcomes.append(registrar.process_file(candidate.path, candidate.stat))
                 if lock_free and registrar.changed:

@@ -21,6 +21,8 @@ Query language (one query string, or a list of already-split terms such as ``arg
   A filter value containing ``*``, ``?`` or ``[`` is a shell-style glob (``id:pymdp_*``,
   ``tag:pomdp*``). A word whose prefix is not one of these fields (``Example:``) is free text.
 - Terms combine with AND; ``any_match=True`` (CLI ``--any``) combines them with OR.
+- Matching runs on the index rows (id, name, description, tags, aliases, state); only
+  ``var:``, ``ontology:`` and ``section:`` and the matches themselves decode entries.
 - An empty query matches every model. Deleted (tombstoned) models are never returned;
   ``removed`` ones only when ``include_removed`` is true. Results are sorted by model id.
 
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.errors import NotFoundError
+from registry.modelmap import IndexRow
 from registry.records import MODEL_STATES, ModelEntry, RegistryDoc
 from registry.relations import current_metadata
 
@@ -127,6 +130,9 @@ def _variables(meta: dict[str, Any]) -> list[str]:
 
 def _ontology_terms(meta: dict[str, Any]) -> list[str]:
     value = meta.get("ontology")
+    structure = meta.get("structure")
+    if value is None and isinstance(structure, dict):
+        value = structure.get("ontology")  # its one home since versions store no copy
     if isinstance(value, dict):
         return [str(v) for v in value.values()]
     if isinstance(value, list):
@@ -142,13 +148,41 @@ def _sections(meta: dict[str, Any]) -> list[str]:
     return out
 
 
-def _free_text(entry: ModelEntry, value: str) -> bool:
+class _Candidate:
+    """A model as search sees it: index-row fields, the entry decoded only when needed."""
+
+    __slots__ = ("_doc", "_entry", "aliases", "description", "model_id", "model_name",
+                 "state", "tags")
+
+    def __init__(self, doc: RegistryDoc, model_id: str, row: IndexRow) -> None:
+        self._doc = doc
+        self._entry: ModelEntry | None = None
+        self.model_id = model_id
+        self.model_name = str(row["model_name"])
+        self.description = str(row["description"])
+        self.tags = [str(t) for t in row["tags"]]
+        self.aliases = {str(k): str(v) for k, v in row["aliases"].items()}
+        self.state = str(row["state"])
+
+    @property
+    def entry(self) -> ModelEntry:
+        """The full entry (decoded on first use)."""
+        if self._entry is None:
+            self._entry = self._doc.models[self.model_id]
+        return self._entry
+
+
+def _meta(candidate: _Candidate) -> dict[str, Any]:
+    return current_metadata(candidate.entry)
+
+
+def _free_text(entry: _Candidate, value: str) -> bool:
     needle = value.casefold()
     haystack = [entry.model_id, entry.model_name, entry.description, *entry.tags]
     return any(needle in h.casefold() for h in haystack)
 
 
-def _predicate(term: Term) -> Callable[[ModelEntry], bool]:
+def _predicate(term: Term) -> Callable[[_Candidate], bool]:
     value = term.value
     if term.field is None:
         return lambda e: _free_text(e, value)
@@ -157,13 +191,13 @@ def _predicate(term: Term) -> Callable[[ModelEntry], bool]:
             msg = f"unknown state {value!r} in query; states are {', '.join(MODEL_STATES)}"
             raise NotFoundError(msg)
         return lambda e: _matches([e.state], value, fold=True)
-    getters: dict[str, tuple[Callable[[ModelEntry], Iterable[str]], bool]] = {
+    getters: dict[str, tuple[Callable[[_Candidate], Iterable[str]], bool]] = {
         "tag": (lambda e: e.tags, True),
         "alias": (lambda e: e.aliases.keys(), True),
         "id": (lambda e: [e.model_id], False),
-        "var": (lambda e: _variables(current_metadata(e)), False),
-        "ontology": (lambda e: _ontology_terms(current_metadata(e)), True),
-        "section": (lambda e: _sections(current_metadata(e)), True),
+        "var": (lambda e: _variables(_meta(e)), False),
+        "ontology": (lambda e: _ontology_terms(_meta(e)), True),
+        "section": (lambda e: _sections(_meta(e)), True),
     }
     if term.field == "name":
         return lambda e: (_matches([e.model_name], value, fold=True) if _is_glob(value)
@@ -191,12 +225,12 @@ def search(doc: RegistryDoc, query: str | Sequence[str], *, any_match: bool = Fa
     predicates = [_predicate(t) for t in parse_query(query)]
     combine = any if any_match else all
     out: list[ModelEntry] = []
-    for model_id in sorted(doc.models):
-        entry = doc.models[model_id]
-        if entry.deleted or (entry.state == "removed" and not include_removed):
+    for model_id, row in sorted(doc.models.rows()):
+        if row["deleted"] or (row["state"] == "removed" and not include_removed):
             continue
-        if not predicates or combine(p(entry) for p in predicates):
-            out.append(entry)
+        candidate = _Candidate(doc, model_id, row)
+        if not predicates or combine(p(candidate) for p in predicates):
+            out.append(candidate.entry)
     return out
 
 

@@ -25,9 +25,20 @@ Decisions where the brief was silent:
   instead of waiting for itself until the timeout.
 * ``<registry>.lock.owner`` holds ``{"pid", "host", "actor", "since"}`` of the current holder;
   it is informational (written without fsync) and removed by its owner before release.
-* Metadata files are written for models whose JSON changed, plus any whose file is missing
-  or whose earlier write failed in this process. Files of models that vanished from the
-  document are left alone (models are tombstoned, not dropped, by the registry layer).
+* Metadata files are written for models whose JSON changed, plus any whose earlier write
+  failed in this process, plus any whose file is missing (one ``stat`` per model per write).
+  Files of models that vanished from the document are left alone (models are
+  tombstoned, not dropped, by the registry layer).
+  They are derived copies of registry entries: the registry file is the durable record
+  (field-notes: "the registry file is the source of truth"), so their durability is
+  batched (see :func:`registry.metafiles.write_metadata_files`).
+* The document of our own last write (or full load) is kept in memory as encoded lines. A
+  later ``load()`` or ``transaction()`` reuses it, without reading or verifying the file,
+  when the file's device, inode, size, mtime_ns and first line (which holds the generation
+  and the checksums) are unchanged; under the lock for a transaction. The service's
+  save->registered latency then does not grow with the registry.
+* ``load_index()`` reads only the header and the index rows (the scanner's lock-free pass);
+  the model lines are read from the same open file on first access.
 * ``restore()`` always keeps the current file as a backup first, even with backups turned
   off in the config: it is an explicit operator action and must be undoable.
 """
@@ -39,7 +50,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +58,14 @@ import filelock
 import structlog
 
 from registry import recovery
-from registry.atomic import (
-    ensure_dir,
-    remove_stale_temps,
-    store_error,
-    write_atomic,
-    write_many,
-)
+from registry.atomic import ensure_dir, remove_stale_temps, store_error, write_atomic
 from registry.backups import InvalidRegistryError, decode, encode, list_backups, make_backup
 from registry.config import Config
+from registry.docfile import read_index
 from registry.errors import StoreBusyError, StoreError
 from registry.failpoints import failpoint
-from registry.records import RegistryDoc, utc_now
+from registry.metafiles import metadata_body, write_metadata_files
+from registry.records import ModelMap, RegistryDoc, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -72,24 +79,29 @@ _held: set[tuple[str, int]] = set()
 _held_lock = threading.Lock()
 
 
-def _model_json(doc: RegistryDoc) -> dict[str, str]:
-    return {mid: json.dumps(entry.to_dict(), sort_keys=True, ensure_ascii=False,
-                            separators=(",", ":"))
-            for mid, entry in doc.models.items()}
+def _head(doc: RegistryDoc) -> tuple[Any, ...]:
+    return (doc.schema_version, doc.generation, doc.updated_at, doc.last_scan_at,
+            tuple(doc.roots))
 
 
 @dataclass(frozen=True, slots=True)
-class _Snapshot:
-    """What a transaction loaded, in comparable (serialised, so immune to aliasing) form."""
+class _Cached:
+    """The encoded document of our last write or full load, and what identified the file."""
 
-    head: str
-    models: dict[str, str] = field(default_factory=dict)
+    key: tuple[int, int, int, int]
+    first_line: bytes
+    head: tuple[Any, ...]
+    models: ModelMap
 
-    @classmethod
-    def of(cls, doc: RegistryDoc) -> _Snapshot:
-        head = json.dumps([doc.schema_version, doc.generation, doc.updated_at,
-                           doc.last_scan_at, doc.roots], ensure_ascii=False)
-        return cls(head, _model_json(doc))
+    def doc(self) -> RegistryDoc:
+        schema_version, generation, updated_at, last_scan_at, roots = self.head
+        return RegistryDoc(models=self.models.copy_encoded(), generation=generation,
+                           updated_at=updated_at, roots=list(roots), last_scan_at=last_scan_at,
+                           schema_version=schema_version)
+
+
+def _file_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def check_model_id(model_id: str) -> None:
@@ -132,6 +144,7 @@ class RegistryStore:
         self.backup_dir: Path = config.registry_dir / BACKUP_DIRNAME
         self.prune_hook: PruneHook | None = None
         self._metadata_dirty: set[str] = set()
+        self._cached: _Cached | None = None
 
 
     def _read_bytes(self) -> bytes | None:
@@ -142,6 +155,54 @@ class RegistryStore:
         except OSError as exc:
             raise StoreError("cannot read the registry", path=str(self.path),
                              reason=exc.strerror or str(exc)) from exc
+
+    def _remember(self, doc: RegistryDoc, data: bytes) -> None:
+        """Cache ``doc`` (flushed, fully loaded) as the content of the file just read/written."""
+        self._cached = None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return
+        if st.st_size != len(data):
+            return
+        with suppress(RuntimeError):
+            self._cached = _Cached(_file_key(st), data[:data.find(b"\n")], _head(doc),
+                                   doc.models.copy_encoded())
+
+    def _from_cache(self) -> RegistryDoc | None:
+        cached = self._cached
+        if cached is None:
+            return None
+        try:
+            st = self.path.stat()
+            if _file_key(st) != cached.key:
+                return None
+            with self.path.open("rb") as handle:
+                first = handle.readline().rstrip(b"\n")
+        except OSError:
+            return None
+        return cached.doc() if first == cached.first_line else None
+
+    def load_index(self) -> RegistryDoc:
+        """Read the header and index rows only (entries are read on first access).
+
+        Falls back to :meth:`load` when the file is in another layout or does not verify.
+
+        Returns:
+            The document (entries decode lazily; an access may raise ``LazyLoadError``
+            when the file turns out not to verify).
+
+        Raises:
+            Same as :meth:`load`.
+        """
+        cached = self._from_cache()
+        if cached is not None:
+            return cached
+        try:
+            doc = read_index(self.path)
+        except FileNotFoundError:
+            return RegistryDoc()
+        return doc if doc is not None else self.load()
 
     def load(self) -> RegistryDoc:
         """Read the registry without taking the lock.
@@ -154,24 +215,38 @@ class RegistryStore:
             StoreBusyError: recovery was needed and the lock could not be taken.
             StoreError: the file cannot be read.
         """
+        cached = self._from_cache()
+        if cached is not None:
+            return cached
         data = self._read_bytes()
         if data is None:
             return RegistryDoc()
         try:
-            return decode(data)
+            doc = decode(data)
         except InvalidRegistryError:
             pass
+        else:
+            self._remember(doc, data)
+            return doc
         with self._guard(), self._locked("recovery"):
             return self._load_locked()
 
     def _load_locked(self) -> RegistryDoc:
+        cached = self._from_cache()
+        if cached is not None:
+            return cached
         data = self._read_bytes()
         if data is None:
+            self._cached = None
             return RegistryDoc()
         try:
-            return decode(data)
+            doc = decode(data)
         except InvalidRegistryError as exc:
             doc = recovery.recover(self, str(exc))
+        else:
+            self._remember(doc, data)
+            return doc
+        self._cached = None
         if self.config.write_model_metadata:
             self._write_metadata(doc, set(doc.models))
         return doc
@@ -273,33 +348,37 @@ class RegistryStore:
         with self._guard(), self._locked(actor):
             self._cleanup_temps()
             doc = self._load_locked()
-            before = _Snapshot.of(doc)
+            before = _head(doc)
             on_disk = self.path.exists()
             yield doc
             self._commit(doc, before, actor, backup_current=on_disk)
 
-    def _commit(self, doc: RegistryDoc, before: _Snapshot, actor: str, *,
+    def _commit(self, doc: RegistryDoc, before: tuple[Any, ...], actor: str, *,
                 backup_current: bool) -> None:
-        after = _Snapshot.of(doc)
-        if after == before:
+        doc.models.flush()
+        changed, removed = doc.models.take_changes()
+        if not changed and not removed and _head(doc) == before:
             return
-        loaded_generation = json.loads(before.head)[1]
+        loaded_generation = int(before[1])
         doc.generation = max(doc.generation, loaded_generation) + 1
         doc.updated_at = utc_now()
         data = encode(doc)
         limit = int(self.config.max_registry_size * 1024 * 1024)
         if len(data) > limit and self.prune_hook is not None and self.prune_hook(doc, limit):
             data = encode(doc)
-            after = _Snapshot.of(doc)
+            more, gone = doc.models.take_changes()
+            changed |= more
+            removed |= gone
         if len(data) > limit:
             log.warning("registry_over_size", path=str(self.path), size=len(data), limit=limit)
-        changed = {mid for mid, text in after.models.items() if before.models.get(mid) != text}
         if self.config.write_model_metadata:
             for mid in changed:
                 check_model_id(mid)
         if backup_current and self.config.registry_backup and self.config.backup_count > 0:
             make_backup(self.path, self.backup_dir, loaded_generation, self.config.backup_count)
+        self._cached = None
         write_atomic(self.path, data, crash_points=True)
+        self._remember(doc, data)
         failpoint("after_registry_write")
         log.info("registry_written", path=str(self.path), generation=doc.generation,
                  models=len(doc.models), changed_models=len(changed), size=len(data),
@@ -325,15 +404,19 @@ class RegistryStore:
 
     def _write_metadata(self, doc: RegistryDoc, changed: set[str]) -> None:
         todo = set(changed) | self._metadata_dirty
-        todo |= {mid for mid in doc.models if not self.metadata_path(mid).exists()}
+        base = os.fspath(self.config.registry_dir)
+        for mid in doc.models:  # plain stat calls: this runs on every write
+            try:
+                os.stat(f"{base}/{mid}/{mid}_metadata.json")  # noqa: PTH116 - hot loop
+            except OSError:
+                todo.add(mid)
         pending = sorted(mid for mid in todo if mid in doc.models)
         self._metadata_dirty = set(pending)
-        items = [(self.metadata_path(mid),
-                  (json.dumps(doc.models[mid].to_dict(), indent=2, ensure_ascii=False)
-                   + "\n").encode("utf-8")) for mid in pending]
+        items = [(self.metadata_path(mid), metadata_body(doc.models.raw(mid)))
+                 for mid in pending]
         for path, _body in items:  # crash leftovers of an earlier metadata write (we hold the lock)
             remove_stale_temps(path.parent, path.name)
-        write_many(items)
+        write_metadata_files(items)
         self._metadata_dirty.clear()
 
 
@@ -386,6 +469,7 @@ class RegistryStore:
         """
         with self._guard(), self._locked(actor):
             self._cleanup_temps()
+            self._cached = None
             doc = recovery.restore(self, backup, actor)
             if self.config.write_model_metadata:
                 self._write_metadata(doc, set(doc.models))

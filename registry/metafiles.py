@@ -1,0 +1,138 @@
+"""Per-model metadata files: their readable JSON form and a batched, atomic write.
+
+``<registry dir>/<model_id>/<model_id>_metadata.json`` holds a copy of one registry entry
+for people and tools that want one model. These files are *derived*: the registry file is
+the durable record (field-notes: "the registry file is the source of truth"), and the store
+rewrites a missing one on its next write and ``verify`` reports a missing one.
+
+Durability is therefore batched instead of paid per file. Each file is still replaced
+atomically (unique temp file in the same directory, then ``rename``), so a reader sees the
+old copy or the new one, never a partial one. But a first scan of 10,000 models would
+otherwise pay 10,000 file ``fsync`` calls plus one directory ``fsync`` per model. So:
+
+* fewer than :data:`SMALL_BATCH` files (the service's usual case): the full recipe per file
+  (fsync each temp file, rename, fsync each distinct directory), as cheap as it gets;
+* otherwise: write every temp file, one ``os.sync()`` (the data of all of them reaches the
+  disk in one journal commit), then the renames, then one more ``os.sync()`` so the renames
+  are durable too. Two global syncs cost far less than thousands of fsyncs, and a crash in
+  between leaves each file old or new (the temp files are cleaned up by the next writer).
+
+The body is indented for humans, but only at the top level and for the items of lists of
+objects (versions, history), each item compact on its own line: readable, diffable, and
+produced by the C JSON encoder (``indent=`` would force the slow pure-Python encoder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from registry.atomic import (
+    FILE_MODE,
+    TEMP_SUFFIX,
+    fsync_dir,
+    store_error,
+    temp_prefix,
+    write_many,
+)
+
+SMALL_BATCH = 8
+"""Below this many files, each file gets its own fsync (and its directory one)."""
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def metadata_body(data: dict[str, Any]) -> bytes:
+    """The metadata file content of one entry (its ``to_dict()`` form).
+
+    Args:
+        data: the entry's JSON form.
+
+    Returns:
+        UTF-8 JSON: one top-level key per line; lists of objects one item per line.
+    """
+    parts: list[str] = []
+    for key, value in data.items():
+        name = json.dumps(key, ensure_ascii=False)
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            items = ",\n".join("    " + _compact(v) for v in value)
+            parts.append(f"  {name}: [\n{items}\n  ]")
+        else:
+            parts.append(f"  {name}: {_compact(value)}")
+    return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
+
+
+def _discard(temps: list[str]) -> None:
+    for tmp in temps:
+        try:
+            Path(tmp).unlink(missing_ok=True)
+        except OSError:  # pragma: no cover - best effort: the original error matters
+            continue
+
+
+def _write_temp(path: Path, data: bytes) -> str:
+    fd = -1
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name),
+                                   suffix=TEMP_SUFFIX)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, FILE_MODE)
+    except OSError as exc:
+        if tmp:
+            _discard([tmp])
+        raise store_error(path, "writing temp file", exc) from exc
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return tmp
+
+
+def write_metadata_files(items: list[tuple[Path, bytes]]) -> None:
+    """Replace many metadata files atomically, with batched durability (module docstring).
+
+    Args:
+        items: ``(target, content)`` pairs; targets must be distinct.
+
+    Raises:
+        StoreError: the first failure; files already replaced stay replaced, no temp file
+            is left behind.
+    """
+    if len(items) < SMALL_BATCH:
+        write_many(items, workers=max(1, len(items)))
+        return
+    created: set[Path] = set()
+    for directory in sorted({path.parent for path, _data in items}):
+        if not directory.is_dir():
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise store_error(directory, "creating directory", exc) from exc
+            created.add(directory.parent)
+    temps: list[str] = []
+    try:
+        for path, data in items:
+            temps.append(_write_temp(path, data))
+    except Exception:
+        _discard(temps)
+        raise
+    os.sync()
+    for index, ((path, _data), tmp) in enumerate(zip(items, temps, strict=True)):
+        try:
+            os.replace(tmp, path)  # noqa: PTH105 - the recipe's primitive, named as such
+        except OSError as exc:
+            _discard(temps[index:])
+            raise store_error(path, "replace", exc) from exc
+    os.sync()
+    for directory in sorted(created):  # new model directories' parent: cheap, explicit
+        fsync_dir(directory, for_file=directory)
+
+
+__all__ = ["SMALL_BATCH", "metadata_body", "write_metadata_files"]

@@ -1,0 +1,372 @@
+"""The lazy ``models`` mapping of a registry document, and the per-model index rows.
+
+A registry of 10,000 models is mostly read by code that needs a few fields of every model
+(the scanner's lookups by path, hash and stat; relationships; search; list) and the full
+entry of only a few. :class:`ModelMap` therefore holds each model as its encoded JSON line
+(bytes, exactly as it sits in the registry file) and decodes an entry into a
+:class:`~registry.entries.ModelEntry` on first access. A decoded entry may be changed by the
+caller, so it is re-encoded when the document is written (:meth:`ModelMap.flush`); comparing
+the new line with the old one tells which models really changed. :meth:`ModelMap.freeze`
+encodes one decoded entry early and drops the object, which bounds memory during a scan.
+
+Index rows: :func:`index_row` is a small dict of what those all-model callers need
+(``file_path``, ``sha256``, ``file_stat``, ``state``, ``deleted``, ``version``...). Rows are
+stored in the registry file (a derived cache, covered by its own checksum) so that they are
+available without decoding any entry; :meth:`ModelMap.row` gives the row of a decoded entry
+from the entry itself, so rows are never stale.
+
+Lines of models that are not loaded: a document read "index only" (the scanner's lock-free
+pass) has rows but no model lines; the first access to an entry calls the loader, which
+reads the rest of the same file (the open descriptor, so the same inode as the index) and
+checks its checksum. A failure there raises :class:`LazyLoadError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import Any
+
+from registry.entries import FileStat, ModelEntry
+from registry.errors import StoreError
+
+IndexRow = dict[str, Any]
+"""One model's index row (see :func:`index_row`)."""
+
+LineSet = tuple[dict[str, bytes], dict[str, bytes]]
+"""``(lines, digests)``: encoded model lines by id and the SHA-256 digest of each line."""
+
+COMPUTED_RELATIONSHIP_TYPES: frozenset[str] = frozenset({
+    "depends_on", "derived_from", "depends_on_unresolved", "derived_from_unresolved",
+    "same_family", "same_file",
+})
+"""Relationship types recomputed by :mod:`registry.relations` (every other type is kept)."""
+
+
+class LazyLoadError(StoreError):
+    """The model lines of an index-only document could not be read or did not verify."""
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON through the C encoder (no indent, no ASCII escaping)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def key_prefix(model_id: str) -> bytes:
+    """``"<id>":`` as it starts a line of the registry file."""
+    return json.dumps(model_id, ensure_ascii=False).encode("utf-8") + b":"
+
+
+def line_key(line: bytes) -> str:
+    """The model id a line ``"<id>":{...}`` starts with.
+
+    Raises:
+        ValueError: the line does not start with a JSON string key.
+    """
+    if not line.startswith(b'"'):
+        msg = "a model line does not start with its id"
+        raise ValueError(msg)
+    end = line.find(b'":')
+    if end < 0:
+        msg = "a model line has no id"
+        raise ValueError(msg)
+    raw = line[:end + 1]
+    if b"\\" in raw:  # an escaped character in the id: let the JSON decoder find the end
+        key, _end = json.JSONDecoder().raw_decode(line.decode("utf-8"))
+        return str(key)
+    return raw[1:-1].decode("utf-8")
+
+
+def digest_of(line: bytes) -> bytes:
+    """The SHA-256 digest of one line (the unit of the file's checksums)."""
+    return hashlib.sha256(line).digest()
+
+
+def checksum(digests: list[bytes]) -> str:
+    """The checksum of a list of lines: SHA-256 of their concatenated line digests (hex)."""
+    return hashlib.sha256(b"".join(digests)).hexdigest()
+
+
+def relationships_digest(pairs: list[list[str]]) -> str:
+    """A short digest of a relationships list (``[[type, target], ...]`` in order)."""
+    return hashlib.sha256(dumps(pairs)).hexdigest()[:16]
+
+
+def _current_meta(entry: ModelEntry) -> dict[str, Any]:
+    record = entry.current
+    if record is not None and record.metadata:
+        return record.metadata
+    return entry.metadata
+
+
+def index_row(entry: ModelEntry) -> IndexRow:
+    """The index row of ``entry``.
+
+    Keys: ``file_path``, ``source_index``, ``sha256``, ``file_stat`` (``[size, mtime_ns,
+    inode, device, recorded_ns]`` or ``null``), ``state``, ``deleted``, ``findings`` (how
+    many), ``version``, ``model_count``, ``model_name``, ``description``, ``tags``,
+    ``aliases``, ``signature``, ``relationships`` (digest of the list), ``kept`` (the
+    relationships of types :mod:`registry.relations` does not compute), and ``depends_on`` /
+    ``derived_from`` of the current version when declared.
+    """
+    meta = _current_meta(entry)
+    signature = meta.get("signature")
+    if not (isinstance(signature, str) and signature):
+        record = entry.current
+        signature = record.signature if record is not None else ""
+    stat = entry.file_stat
+    pairs = [[r.type, r.target] for r in entry.relationships]
+    row: IndexRow = {
+        "file_path": entry.file_path,
+        "source_index": entry.source_index,
+        "sha256": entry.sha256,
+        "file_stat": ([stat.size, stat.mtime_ns, stat.inode, stat.device, stat.recorded_ns]
+                      if stat is not None else None),
+        "state": entry.state,
+        "deleted": entry.deleted,
+        "findings": len(entry.findings),
+        "version": entry.version,
+        "model_count": int(entry.metadata.get("model_count", 1) or 1),
+        "model_name": entry.model_name,
+        "description": entry.description,
+        "tags": list(entry.tags),
+        "aliases": dict(entry.aliases),
+        "signature": signature,
+        "relationships": relationships_digest(pairs),
+        "kept": [p for p in pairs if p[0] not in COMPUTED_RELATIONSHIP_TYPES],
+    }
+    for key in ("depends_on", "derived_from"):
+        if meta.get(key):
+            row[key] = meta[key]
+    return row
+
+
+def row_stat(row: IndexRow) -> FileStat | None:
+    """The recorded :class:`FileStat` of a row (``None`` when never recorded)."""
+    raw = row.get("file_stat")
+    if not raw:
+        return None
+    return FileStat(int(raw[0]), int(raw[1]), int(raw[2]), int(raw[3]), int(raw[4]))
+
+
+class ModelMap(MutableMapping[str, ModelEntry]):
+    """``model_id -> ModelEntry`` that decodes entries on first access (module docstring).
+
+    Args:
+        entries: initial entries (decoded objects, e.g. a test's hand-built document).
+    """
+
+    def __init__(self, entries: Mapping[str, ModelEntry] | None = None) -> None:
+        self._rows: dict[str, IndexRow | None] = {}
+        self._row_lines: dict[str, bytes] = {}
+        self._row_digests: dict[str, bytes] = {}
+        self._lines: dict[str, bytes] | None = {}
+        self._digests: dict[str, bytes] = {}
+        self._live: dict[str, ModelEntry] = {}
+        self._loader: Callable[[], LineSet] | None = None
+        self._changed: set[str] = set()
+        self._removed: set[str] = set()
+        for model_id, entry in (entries or {}).items():
+            self[model_id] = entry
+
+    @classmethod
+    def from_encoded(cls, rows: dict[str, IndexRow], row_lines: dict[str, bytes],
+                     row_digests: dict[str, bytes], lines: LineSet | None,
+                     loader: Callable[[], LineSet] | None = None) -> ModelMap:
+        """A map over already-encoded models (the store's fast load path).
+
+        Args:
+            rows: index rows by id (the key order is the map's order).
+            row_lines: the encoded index lines by id.
+            row_digests: their SHA-256 digests.
+            lines: ``(model lines, their digests)``, or ``None`` when not loaded yet.
+            loader: reads ``lines`` on first need (required when ``lines`` is ``None``).
+
+        Returns:
+            The map; the dicts passed in are used as they are (pass copies to share).
+        """
+        out = cls()
+        out._rows = dict(rows)
+        out._row_lines = row_lines
+        out._row_digests = row_digests
+        if lines is None:
+            out._lines = None
+            out._loader = loader
+        else:
+            out._lines, out._digests = lines
+        return out
+
+    def copy_encoded(self) -> ModelMap:
+        """A new map sharing this one's encoded lines (call right after :meth:`flush`).
+
+        Raises:
+            RuntimeError: entries are decoded or lines are not loaded.
+        """
+        if self._lines is None or any(mid not in self._lines for mid in self._live):
+            msg = "copy_encoded needs a flushed, fully loaded map"
+            raise RuntimeError(msg)
+        rows = {mid: row for mid, row in self._rows.items() if row is not None}
+        return ModelMap.from_encoded(rows, dict(self._row_lines), dict(self._row_digests),
+                                     (dict(self._lines), dict(self._digests)))
+
+    # -- mapping protocol ------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._rows))
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self._rows
+
+    def __getitem__(self, model_id: str) -> ModelEntry:
+        entry = self._live.get(model_id)
+        if entry is not None:
+            return entry
+        if model_id not in self._rows:
+            raise KeyError(model_id)
+        line = self._all_lines()[model_id]
+        start = len(key_prefix(model_id))
+        entry = ModelEntry.from_dict(json.loads(line[start:]))
+        self._live[model_id] = entry
+        return entry
+
+    def __setitem__(self, model_id: str, entry: ModelEntry) -> None:
+        if model_id not in self._rows:
+            self._rows[model_id] = None
+        self._live[model_id] = entry
+        self._removed.discard(model_id)
+
+    def __delitem__(self, model_id: str) -> None:
+        if model_id not in self._rows:
+            raise KeyError(model_id)
+        del self._rows[model_id]
+        self._live.pop(model_id, None)
+        self._row_lines.pop(model_id, None)
+        self._row_digests.pop(model_id, None)
+        self._digests.pop(model_id, None)
+        if self._lines is not None:
+            self._lines.pop(model_id, None)
+        self._removed.add(model_id)
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def row(self, model_id: str) -> IndexRow:
+        """The index row of ``model_id`` (computed from the entry when it is decoded).
+
+        Raises:
+            KeyError: no such model.
+        """
+        entry = self._live.get(model_id)
+        if entry is not None:
+            return index_row(entry)
+        row = self._rows[model_id]
+        if row is None:  # pragma: no cover - a model without a row is always live
+            raise KeyError(model_id)
+        return row
+
+    def rows(self) -> Iterator[tuple[str, IndexRow]]:
+        """``(model_id, row)`` for every model, in the map's order."""
+        for model_id in list(self._rows):
+            yield model_id, self.row(model_id)
+
+    def raw(self, model_id: str) -> dict[str, Any]:
+        """The JSON form of ``model_id`` (``ModelEntry.to_dict()``), decoded from its line.
+
+        Raises:
+            KeyError: no such model.
+        """
+        entry = self._live.get(model_id)
+        if entry is not None:
+            return entry.to_dict()
+        if model_id not in self._rows:
+            raise KeyError(model_id)
+        value: dict[str, Any] = json.loads(self._all_lines()[model_id][len(key_prefix(model_id)):])
+        return value
+
+    def is_decoded(self, model_id: str) -> bool:
+        """Whether ``model_id`` is held as a decoded (possibly changed) entry."""
+        return model_id in self._live
+
+    # -- encoding --------------------------------------------------------------------------
+
+    def _all_lines(self) -> dict[str, bytes]:
+        if self._lines is None:
+            if self._loader is None:  # pragma: no cover - from_encoded requires one
+                msg = "model lines are not loaded"
+                raise LazyLoadError(msg)
+            self._lines, self._digests = self._loader()
+            self._loader = None
+        return self._lines
+
+    def _sync(self, model_id: str, entry: ModelEntry) -> bool:
+        lines = self._all_lines()
+        line = key_prefix(model_id) + dumps(entry.to_dict())
+        if lines.get(model_id) == line:
+            return False
+        lines[model_id] = line
+        self._digests[model_id] = digest_of(line)
+        row = index_row(entry)
+        row_line = key_prefix(model_id) + dumps(row)
+        self._row_lines[model_id] = row_line
+        self._row_digests[model_id] = digest_of(row_line)
+        self._rows[model_id] = row
+        self._changed.add(model_id)
+        return True
+
+    def freeze(self, model_id: str) -> bool:
+        """Encode a decoded entry now and drop the object (a later access decodes again).
+
+        Args:
+            model_id: the model (nothing happens when it is not decoded).
+
+        Returns:
+            True when its line changed.
+        """
+        entry = self._live.pop(model_id, None)
+        return False if entry is None else self._sync(model_id, entry)
+
+    def flush(self) -> None:
+        """Encode every decoded entry into its line (the objects stay decoded and usable)."""
+        for model_id, entry in list(self._live.items()):
+            self._sync(model_id, entry)
+
+    def take_changes(self) -> tuple[set[str], set[str]]:
+        """Models whose lines changed and models removed since the last call (flush first).
+
+        Returns:
+            ``(changed ids, removed ids)``; both sets are reset.
+        """
+        changed, removed = self._changed, self._removed
+        self._changed, self._removed = set(), set()
+        return changed, removed
+
+    def encoded(self) -> tuple[list[bytes], list[bytes], list[bytes], list[bytes]]:
+        """Index lines, their digests, model lines and their digests, sorted by id.
+
+        Call :meth:`flush` first; decoded entries are flushed here too.
+        """
+        self.flush()
+        lines = self._all_lines()
+        order = sorted(self._rows)
+        return ([self._row_lines[m] for m in order], [self._row_digests[m] for m in order],
+                [lines[m] for m in order], [self._digests[m] for m in order])
+
+
+__all__ = [
+    "COMPUTED_RELATIONSHIP_TYPES",
+    "IndexRow",
+    "LazyLoadError",
+    "LineSet",
+    "ModelMap",
+    "checksum",
+    "digest_of",
+    "dumps",
+    "index_row",
+    "key_prefix",
+    "line_key",
+    "relationships_digest",
+    "row_stat",
+]

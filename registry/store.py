@@ -47,23 +47,22 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import filelock
 import structlog
 
 from registry import recovery
-from registry.atomic import ensure_dir, remove_stale_temps, store_error, write_atomic
+from registry.atomic import remove_stale_temps, write_atomic
 from registry.backups import InvalidRegistryError, decode, encode, list_backups, make_backup
 from registry.config import Config
 from registry.docfile import read_index
-from registry.errors import StoreBusyError, StoreError
+from registry.errors import StoreError
 from registry.failpoints import failpoint
+from registry.locking import RegistryLock
 from registry.metafiles import metadata_body, write_metadata_files
 from registry.records import ModelMap, RegistryDoc, utc_now
 
@@ -75,8 +74,6 @@ BACKUP_DIRNAME = "backups"
 PruneHook = Callable[[RegistryDoc, int], bool]
 """``hook(doc, max_bytes) -> changed``: shrink ``doc`` toward ``max_bytes`` when it is too big."""
 
-_held: set[tuple[str, int]] = set()
-_held_lock = threading.Lock()
 
 
 def _head(doc: RegistryDoc) -> tuple[Any, ...]:
@@ -145,6 +142,7 @@ class RegistryStore:
         self.prune_hook: PruneHook | None = None
         self._metadata_dirty: set[str] = set()
         self._cached: _Cached | None = None
+        self._lock = RegistryLock(self.lock_path, self.owner_path, config)
 
 
     def _read_bytes(self) -> bytes | None:
@@ -228,7 +226,7 @@ class RegistryStore:
         else:
             self._remember(doc, data)
             return doc
-        with self._guard(), self._locked("recovery"):
+        with self._lock.hold("recovery"):
             return self._load_locked()
 
     def _load_locked(self) -> RegistryDoc:
@@ -251,69 +249,6 @@ class RegistryStore:
             self._write_metadata(doc, set(doc.models))
         return doc
 
-
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        key = (str(self.path.absolute()), threading.get_ident())
-        with _held_lock:
-            if key in _held:
-                msg = (f"nested transaction on {self.path} in the same thread: "
-                       "finish the outer transaction first")
-                raise RuntimeError(msg)
-            _held.add(key)
-        try:
-            yield
-        finally:
-            with _held_lock:
-                _held.discard(key)
-
-    @contextmanager
-    def _locked(self, actor: str) -> Iterator[None]:
-        if not self.config.registry_lock:
-            yield
-            return
-        ensure_dir(self.lock_path.parent, for_file=self.lock_path)
-        lock = filelock.FileLock(self.lock_path, timeout=self.config.lock_timeout,
-                                 mode=0o644, thread_local=False)
-        try:
-            lock.acquire()
-        except filelock.Timeout as exc:
-            raise self._busy_error() from exc
-        except OSError as exc:
-            raise store_error(self.lock_path, "taking the lock", exc) from exc
-        try:
-            self._write_owner(actor)
-            yield
-        finally:
-            self._remove_owner()
-            lock.release()
-
-    def _busy_error(self) -> StoreBusyError:
-        holder = "another process holds it"
-        with suppress(OSError, ValueError, TypeError, KeyError):
-            info = json.loads(self.owner_path.read_text("utf-8"))
-            holder = (f"held by pid {int(info['pid'])} on {info.get('host', '?')} "
-                      f"(actor {info.get('actor', '?')}, since {info.get('since', '?')})")
-        return StoreBusyError(
-            f"registry is busy: could not take the lock within "
-            f"{self.config.lock_timeout:g} s", path=str(self.lock_path), reason=holder)
-
-    def _write_owner(self, actor: str) -> None:
-        body = json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "actor": actor,
-                           "since": utc_now()})
-        # Not named like our registry temp files, so stale-temp cleanup never touches it.
-        tmp = self.owner_path.with_name(f"{self.owner_path.name}.{os.getpid()}.part")
-        # Informational only: no fsync, and a failure to write it never blocks a write.
-        with suppress(OSError):
-            tmp.write_text(body + "\n", "utf-8")
-            tmp.chmod(0o644)
-            tmp.replace(self.owner_path)
-
-    def _remove_owner(self) -> None:
-        with suppress(OSError, ValueError, TypeError, KeyError):
-            info = json.loads(self.owner_path.read_text("utf-8"))
-            if int(info["pid"]) == os.getpid():
-                self.owner_path.unlink()
 
     def _cleanup_temps(self) -> None:
         removed = remove_stale_temps(self.path.parent, self.path.name)
@@ -345,7 +280,7 @@ class RegistryStore:
                 for metadata files, which are written after the registry).
             RuntimeError: a transaction on this registry is already open in this thread.
         """
-        with self._guard(), self._locked(actor):
+        with self._lock.hold(actor):
             self._cleanup_temps()
             doc = self._load_locked()
             before = _head(doc)
@@ -467,7 +402,7 @@ class RegistryStore:
             StoreBusyError: the lock was not taken in time.
             StoreError: a write step failed.
         """
-        with self._guard(), self._locked(actor):
+        with self._lock.hold(actor):
             self._cleanup_temps()
             self._cached = None
             doc = recovery.restore(self, backup, actor)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from daemon.common import print_json, run_guarded
+from daemon.common import print_json, printable, run_guarded
 from registry.config import Config
 from registry.scan import Scanner, ScanReport
 
@@ -90,12 +90,14 @@ def format_report(report: ScanReport, *, strict: bool = False) -> str:
         f"registry: {report.registry_path} ({report.total_models} models"
         + ("" if report.wrote else ", not changed") + ")",
     ]
+    # Paths and messages come from file names and contents: escaped to stay one line each.
     for outcome in report.invalid:
         for finding in _blocking(outcome.findings, strict):
             line = finding.get("line") or 0
-            lines.append(f"{outcome.path}:{line}: {finding.get('code')} "
-                         f"{finding.get('severity')}: {finding.get('message')}")
-    lines.extend(f"{outcome.path}: error: {outcome.message}" for outcome in report.errors)
+            lines.append(printable(f"{outcome.path}:{line}: {finding.get('code')} "
+                                   f"{finding.get('severity')}: {finding.get('message')}"))
+    lines.extend(printable(f"{outcome.path}: error: {outcome.message}")
+                 for outcome in report.errors)
     return "\n".join(lines) + "\n"
 
 

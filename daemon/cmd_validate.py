@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.common import EXIT_OK, EXIT_PROBLEMS, print_json
+from daemon.common import EXIT_OK, EXIT_PROBLEMS, print_json, printable
 from registry.gnn.codes import UNREADABLE_FILE
 from registry.gnn.model import Finding
 from registry.gnn.validate import check_bytes
@@ -154,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
         out = sys.stdout
         for report in reports:
             for finding in report.findings:
-                out.write(finding.format(report.path) + "\n")
+                # One line per finding, whatever the file is called (see printable).
+                out.write(printable(finding.format(report.path)) + "\n")
         out.flush()
     failed = sum(1 for report in reports if not report.ok)
     errors = sum(1 for r in reports for f in r.findings if f.severity == "error")

@@ -65,6 +65,25 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
+def printable(text: str) -> str:
+    """``text`` safe for one line of a terminal: control and format characters escaped.
+
+    A file may be named ``x\\nforged.md:1: GNN-E000 error: ...``; printed as is, its name
+    would add lines to the human output (or move the cursor, with an escape sequence).
+    Newlines, tabs, escape sequences, NUL and bidirectional overrides are shown as Python
+    escapes (``\\n``, ``\\x1b``, ``\\u202e``); other letters, accents and emoji stay as they are.
+
+    Args:
+        text: a path or message.
+
+    Returns:
+        The text with every non-printable character escaped.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def error(message: str) -> None:
     """Write one error line on stderr, prefixed with the program name."""
     prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "gnn-registry"
@@ -100,5 +119,6 @@ __all__ = [
     "config_from_args",
     "error",
     "print_json",
+    "printable",
     "run_guarded",
 ]

@@ -20,10 +20,21 @@ Decisions where the contract is silent:
   the path is only ready ``settle`` after that event.
 - **Errors.** ``StoreBusyError`` (another process held the lock past the timeout) is logged
   and the work is retried: the paths go back to the queue, a reconcile stays pending. Any
-  other ``StoreError`` (a failed write or fsync) is fatal: the worker stops, records it in
-  :attr:`Worker.fatal` and the service exits non-zero; it is never retried (a later fsync can
-  falsely succeed). Any other exception is logged with its traceback and the batch is
-  dropped; the periodic reconcile picks those files up again.
+  other ``StoreError`` (a failed write, fsync or replace: ENOSPC, EIO, EROFS...) is handled
+  in two ways. Before the startup reconcile succeeded it is fatal: the worker stops, records
+  it in :attr:`Worker.fatal` and the service exits 2 (a registry that cannot be written at
+  start is a configuration problem; systemd's restart policy applies). Once the service is
+  up, it is reported (``registry_write_failed`` with ``fatal=False`` and ``retry_in``) and the
+  service keeps watching: the paths go back to the queue (a reconcile stays pending) and the
+  unit is run again after a backoff (:data:`RETRY_FIRST` s, doubling up to
+  :data:`RETRY_MAX` s, reset by a success). The store already left the previous registry
+  intact; a retry is a whole new transaction (the registry is re-read from disk, a new temp
+  file and descriptor are written and fsynced), so the failed fsync is never repeated on
+  the same descriptor -- the PostgreSQL hazard (a second fsync of the same dirty pages can
+  falsely succeed) does not arise, and a change is acknowledged only by a write whose own
+  fsyncs succeeded. A failure while draining at shutdown stays fatal (exit 2). Any other
+  exception is logged with its traceback and the batch is dropped; the periodic reconcile
+  picks those files up again.
 - **Shutdown** (:meth:`Worker.stop` with ``drain=True``): the current unit finishes, then every
   pending path is processed without waiting for its settle window; pending reconcile requests
   are dropped (the next start reconciles anyway).
@@ -50,6 +61,12 @@ log = structlog.get_logger(__name__)
 
 MAX_DEFERRALS = 20
 """How often one path may be put back because its file is still being written."""
+
+RETRY_FIRST = 1.0
+"""Seconds before the first retry of a unit whose registry write failed."""
+
+RETRY_MAX = 30.0
+"""Longest wait between two retries of a failed registry write."""
 
 ProgressCallback = Callable[[int, int], None]
 """``(files_done, files_total)`` during a reconcile."""
@@ -126,6 +143,9 @@ class Worker(threading.Thread):
         self.last_reconcile: ReconcileInfo | None = None
         self.reconcile_count = 0
         self.failures = 0
+        self.write_failures = 0
+        self._established = False
+        self._retry_in = RETRY_FIRST
 
     # -- requests from other threads -------------------------------------------------------
 
@@ -215,6 +235,31 @@ class Worker(threading.Thread):
                   exc_info=exc)
         raise _FatalStoreError from exc
 
+    def _write_failed(self, exc: StoreError, *, draining: bool = False,
+                      **context: Any) -> float:
+        """A registry write failed: fatal before startup or while draining, else report.
+
+        Returns:
+            Seconds to wait before the retry.
+
+        Raises:
+            _FatalStoreError: the failure is fatal (see the module docstring).
+        """
+        if not self._established or draining:
+            self._fail(exc, **context)
+        self.write_failures += 1
+        delay = self._retry_in
+        self._retry_in = min(self._retry_in * 2, RETRY_MAX)
+        log.error("registry_write_failed", error=str(exc), fatal=False, retry_in=delay,
+                  failures=self.write_failures, **context)
+        return delay
+
+    def _succeeded(self) -> None:
+        if self._retry_in != RETRY_FIRST and self._established:
+            log.info("registry_write_recovered", failures=self.write_failures)
+        self._established = True
+        self._retry_in = RETRY_FIRST
+
     def _reconcile(self) -> None:
         with self._lock:
             reasons = sorted(self._reasons, key=self._reasons.__getitem__)
@@ -236,13 +281,19 @@ class Worker(threading.Thread):
             self._stop_event.wait(self._tick)
             return
         except StoreError as exc:
-            self._fail(exc, work="reconcile", reason=reason)
+            delay = self._write_failed(exc, work="reconcile", reason=reason)
+            with self._lock:
+                for r in reasons:
+                    self._reasons.setdefault(r, ticket)
+            self._stop_event.wait(delay)
+            return
         except Exception:  # a bug must not kill the only writer; it is logged in full
             self.failures += 1
             log.exception("reconcile_failed", reason=reason)
             with self._lock:
                 self._completed = max(self._completed, ticket)
             return
+        self._succeeded()
         duration = (time.monotonic() - started) * 1000
         self.total_models = int(report.total_models)
         self.last_reconcile = ReconcileInfo(reason, self._wall_clock(), duration,
@@ -291,12 +342,17 @@ class Worker(threading.Thread):
             self._stop_event.wait(self._tick)
             return
         except StoreError as exc:
-            self._fail(exc, work="batch", batch=batch_id, paths=len(batch))
+            delay = self._write_failed(exc, draining=draining, work="batch", batch=batch_id,
+                                       paths=len(batch))
+            self._queue.put_many(batch)
+            self._stop_event.wait(delay)
+            return
         except Exception:  # a bug must not kill the only writer; it is logged in full
             self.failures += 1
             log.exception("batch_failed", batch=batch_id, paths=[str(p) for p in batch[:20]],
                           size=len(batch))
             return
+        self._succeeded()
         self.total_models = int(report.total_models)
         log.info("batch_processed", batch=batch_id, size=len(batch),
                  counts=_status_counts(report), models=self.total_models,
@@ -307,4 +363,12 @@ class _FatalStoreError(Exception):
     """Internal: unwinds the worker loop after a fatal store error was recorded."""
 
 
-__all__ = ["MAX_DEFERRALS", "ProgressCallback", "ReconcileInfo", "ScannerLike", "Worker"]
+__all__ = [
+    "MAX_DEFERRALS",
+    "RETRY_FIRST",
+    "RETRY_MAX",
+    "ProgressCallback",
+    "ReconcileInfo",
+    "ScannerLike",
+    "Worker",
+]

@@ -104,7 +104,7 @@ def stat_matches(recorded: FileStat | None, st: os.stat_result) -> bool:
 
 
 def lstat_or_none(path: str) -> os.stat_result | None:
-    """``os.lstat(path)``, ``None`` when the path does not exist.
+    """``os.lstat(path)``, ``None`` when the path does not exist (or a parent is a file).
 
     Raises:
         ReadProblem: any other error (status ``error``).
@@ -112,6 +112,10 @@ def lstat_or_none(path: str) -> os.stat_result | None:
     try:
         return os.lstat(path)
     except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        # A parent folder was replaced by a file of the same name: the path is gone too
+        # (without this, the models under the old folder were never marked removed).
         return None
     except OSError as exc:
         raise ReadProblem("error", f"cannot stat: {exc.strerror or exc}") from exc

@@ -1,0 +1,51 @@
+"""Loaded by a subprocess whose ``PYTHONPATH`` starts with this folder: switchable I/O faults.
+
+``GNNR_FAULT_CONTROL`` names a control file. While it exists, its first line
+``STEP ERRNO_NAME`` (for example ``temp_fsync EIO``; steps as in ``tests/helpers/faults.py``)
+makes that one step of the registry write fail with that errno; delete the file and the fault
+clears. Nothing else in the process is affected.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+_CONTROL = os.environ.get("GNNR_FAULT_CONTROL")
+
+
+def _install() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    from tests.helpers.faults import MATCHERS  # noqa: PLC0415 - after the path is set
+
+    control = Path(str(_CONTROL))
+
+    def active() -> tuple[str, int] | None:
+        try:
+            words = control.read_text().split()
+        except OSError:
+            return None
+        if len(words) != 2:
+            return None
+        return words[0], getattr(errno, words[1])
+
+    for func in sorted({name for name, _ in MATCHERS.values()}):
+        real = getattr(os, func)
+
+        def fake(*args: Any, _real: Any = real, _func: str = func, **kwargs: Any) -> Any:
+            fault = active()
+            if fault is not None:
+                step, code = fault
+                name, match = MATCHERS[step]
+                if name == _func and match(*args):
+                    raise OSError(code, os.strerror(code))
+            return _real(*args, **kwargs)
+
+        setattr(os, func, fake)
+
+
+if _CONTROL:
+    _install()

@@ -80,6 +80,42 @@ def temp_prefix(name: str) -> str:
     return "." + name + "."
 
 
+DIR_MODE = 0o755
+"""Mode of every directory we create: never group- or world-writable, whatever the umask."""
+
+
+def make_dirs(directory: Path) -> bool:
+    """Create ``directory`` and its missing parents with :data:`DIR_MODE`.
+
+    ``Path.mkdir(parents=True)`` gives the parents ``0o777 & ~umask``, which under umask 0 is
+    world-writable (anyone could then rename a file over the registry); each missing component
+    is therefore created with an explicit mode. Existing directories are left as they are.
+
+    Args:
+        directory: the directory to create.
+
+    Returns:
+        Whether anything was created.
+
+    Raises:
+        OSError: a component could not be created.
+    """
+    missing: list[Path] = []
+    probe = directory
+    while not probe.is_dir():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for component in reversed(missing):
+        try:
+            component.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            if not component.is_dir():
+                raise
+    return bool(missing)
+
+
 def ensure_dir(directory: Path, *, for_file: Path) -> None:
     """Create ``directory`` (and parents) if missing, fsyncing its parent when created.
 
@@ -93,7 +129,7 @@ def ensure_dir(directory: Path, *, for_file: Path) -> None:
     if directory.is_dir():
         return
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(directory)
         fsync_dir(directory.parent, for_file=for_file)
     except OSError as exc:
         raise store_error(for_file, "creating directory", exc) from exc
@@ -225,7 +261,7 @@ def write_many(items: list[tuple[Path, bytes]], *, workers: int = 16) -> None:
     for directory in parents:
         if not directory.is_dir():
             try:
-                directory.mkdir(parents=True, exist_ok=True)
+                make_dirs(directory)
             except OSError as exc:
                 raise store_error(directory, "creating directory", exc) from exc
             grandparents.add(directory.parent)
@@ -328,12 +364,14 @@ def remove_stale_temps(directory: Path, name: str) -> list[Path]:
 
 
 __all__ = [
+    "DIR_MODE",
     "FILE_MODE",
     "TEMP_SUFFIX",
     "describe_oserror",
     "ensure_dir",
     "fsync_dir",
     "link_or_copy",
+    "make_dirs",
     "remove_stale_temps",
     "store_error",
     "temp_prefix",

@@ -34,6 +34,7 @@ from registry.atomic import (
     FILE_MODE,
     TEMP_SUFFIX,
     fsync_dir,
+    make_dirs,
     store_error,
     temp_prefix,
     write_many,
@@ -112,7 +113,7 @@ def write_metadata_files(items: list[tuple[Path, bytes]]) -> None:
     for directory in sorted({path.parent for path, _data in items}):
         if not directory.is_dir():
             try:
-                directory.mkdir(parents=True, exist_ok=True)
+                make_dirs(directory)
             except OSError as exc:
                 raise store_error(directory, "creating directory", exc) from exc
             created.add(directory.parent)

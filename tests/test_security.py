@@ -119,10 +119,6 @@ class TestModes:
         assert list((out / "backups").iterdir())
         assert [str(p) for p in files if p.stat().st_mode & stat.S_IWOTH] == []
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "defect routed to P1 (registry/atomic.py ensure_dir, metafiles.py): directories are "
-        "created with mkdir's default 0o777 & ~umask, so under umask 0 the output, backups "
-        "and per-model folders are world-writable (anyone could rename over the registry)"))
     def test_directories_never_world_writable_under_umask_zero(
             self, scanned_twice: tuple[Path, Path]) -> None:
         """With umask 0o000 the output, backups and model folders are not world-writable."""

@@ -45,6 +45,7 @@ class Config:
     registry_lock: bool = True
     lock_timeout: float = 30.0
     max_file_size: int = 16 * 1024 * 1024
+    analysis_workers: int = 0
     follow_symlinks: bool = False
     patterns: tuple[str, ...] = ("*.md", "*.markdown", "*.gnn")
     ignore_patterns: tuple[str, ...] = ()

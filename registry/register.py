@@ -205,14 +205,7 @@ class Registrar(ModelRegistrar):
                   and (stat_mod.S_ISREG(st.st_mode) or follow)]
         if len(wanted) < SMALL_BATCH or default_workers(self.config.analysis_workers) <= 1:
             return
-
-        def read(path: str) -> bytes | None:
-            try:
-                return read_file(path, limit, follow_symlinks=follow)[0]
-            except ReadProblem:
-                return None
-
-        self.read_ahead = ReadAhead(wanted, read, strict=self.config.strict,
+        self.read_ahead = ReadAhead(wanted, limit, follow, strict=self.config.strict,
                                     metadata=self.config.extract_metadata,
                                     workers=self.config.analysis_workers)
 

@@ -121,10 +121,6 @@ FOUND_BY_FUZZING = {
 
 
 class TestFuzzFindings:
-    @pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-        "routed to P2: registry/gnn/parser.py _parse_model (working tree, not HEAD) raises "
-        "'zip() argument 2 is longer than argument 1' when a '---' rule follows front "
-        "matter; --scan then exits 1 with a traceback"))
     @pytest.mark.parametrize("name", sorted(FOUND_BY_FUZZING))
     def test_found_input_parses(self, name: str) -> None:
         """An input found by the long fuzz run raises nothing but the project's errors."""

@@ -30,8 +30,8 @@ NAME = r"[^\W\d][\w'+]*"
 """Regular expression for a GNN variable name."""
 
 NAME_RE = re.compile(NAME)
+_NAME_MATCH = NAME_RE.fullmatch
 _DECLARATION = re.compile(rf"^({NAME})\[(.*)\]$")
-_ENTRY_KV = re.compile(r"^([^=]*)=(.*)$")
 _POSITIVE = re.compile(r"^[0-9]+$")
 _LABEL = re.compile(r"^[A-Za-z0-9_]+$")
 _KEY_VALUE = re.compile(rf"^({NAME})\s*=\s*(.*)$")
@@ -49,7 +49,7 @@ TIME_KEYS: frozenset[str] = frozenset(
 
 def is_name(text: str) -> bool:
     """True when ``text`` is exactly one GNN name."""
-    return NAME_RE.fullmatch(text) is not None
+    return _NAME_MATCH(text) is not None
 
 
 def split_comment(line: str) -> tuple[str, str | None]:
@@ -72,11 +72,20 @@ def split_comment(line: str) -> tuple[str, str | None]:
 
 def _numbered(section: Section) -> list[tuple[int, str, str | None]]:
     """The value lines of a section: ``(line number, code, comment)`` without blank lines."""
-    result = []
-    for offset, raw in enumerate(section.body):
-        code, comment = split_comment(raw)
-        if code:
-            result.append((section.body_start + offset, code, comment))
+    # split_comment, inlined: this runs once per body line of every read section.
+    result: list[tuple[int, str, str | None]] = []
+    line = section.body_start
+    for raw in section.body:
+        cut = raw.find("#")
+        if cut < 0:
+            code = raw.strip()
+            if code:
+                result.append((line, code, None))
+        else:
+            code = raw[:cut].strip()
+            if code:
+                result.append((line, code, raw[cut:].lstrip("#").strip() or None))
+        line += 1
     return result
 
 
@@ -117,19 +126,22 @@ def read_state_space(section: Section) -> tuple[list[Variable], list[Finding]]:
         dims: list[Dimension] = []
         var_type: str | None = None
         default: str | None = None
-        entries = [entry.strip() for entry in inner.split(",")]
-        for entry in entries:
-            kv = _ENTRY_KV.match(entry)
-            if kv is not None:
-                key, value = kv.group(1).strip(), kv.group(2).strip()
+        for part in inner.split(","):
+            entry = part.strip()
+            if "=" in entry:
+                key, _eq, value = entry.partition("=")
+                key = key.strip()
                 if key == "type":
-                    var_type = value
+                    var_type = value.strip()
                 elif key == "default":
-                    default = value
+                    default = value.strip()
                 continue
-            if _POSITIVE.match(entry) and len(entry) <= 18 and int(entry) > 0:
-                dims.append(int(entry))
-            elif is_name(entry):
+            if entry.isdigit() and entry.isascii():
+                number = int(entry) if len(entry) <= 18 else 0
+                if number > 0:
+                    dims.append(number)
+                    continue
+            if _NAME_MATCH(entry) is not None:
                 dims.append(entry)
             else:
                 why = ("is empty" if not entry else "is too large" if _POSITIVE.match(entry)
@@ -143,6 +155,8 @@ def read_state_space(section: Section) -> tuple[list[Variable], list[Finding]]:
 def _endpoints(side: str) -> list[str] | None:
     """Names of one side of an edge: ``a``, ``(a, b)`` or ``a, b``; ``None`` when invalid."""
     text = side.strip()
+    if _NAME_MATCH(text) is not None:
+        return [text]
     if text.startswith("(") and text.endswith(")"):
         text = text[1:-1]
     names = [part.strip() for part in text.split(",")]
@@ -164,7 +178,11 @@ def read_connections(section: Section) -> tuple[list[Connection], list[Finding]]
     edges: list[Connection] = []
     findings: list[Finding] = []
     for line, code, _comment in _numbered(section):
-        operator = next((op for op in OPERATORS if op in code), None)
+        operator = None
+        for candidate in OPERATORS:
+            if candidate in code:
+                operator = candidate
+                break
         if operator is None:
             findings.append(codes.BAD_CONNECTION.at(line, (
                 f"Connections line {code[:80]!r} has no operator (>, ->, -, <->, |)")))
@@ -187,6 +205,9 @@ def read_connections(section: Section) -> tuple[list[Connection], list[Finding]]
                 f"{operator!r} is not a name or a group (a, b) of names")))
             continue
         directed = operator in DIRECTED
+        if len(sources) == 1 and len(targets) == 1:
+            edges.append(Connection(sources[0], targets[0], directed, line, operator, label))
+            continue
         edges.extend(
             Connection(source, target, directed, line, operator, label)
             for source in sources

@@ -13,12 +13,13 @@ result as a Python literal. This module reproduces that meaning without ``eval``
 
 Two readers implement this grammar. The fast path handles the common, large literals with
 C-speed number conversion: it checks the character set (ASCII digits, ``. + - e E , ( ) { }``
-and blanks), splits the text at brackets, converts each run of comma-separated numbers with
-``map(float, ...)`` and builds the groups in one pass over the brackets, checking commas and
-bracket kinds as it goes. It gives up (returns ``None``) on anything unusual. The slow path
-is an iterative tokenizer-driven reader that accepts the whole grammar
-and explains errors. :func:`read_literal` tries the fast path and falls back to the slow one;
-both give identical values (a property test compares them). Neither uses ``eval``.
+and blanks), splits the text at brackets (``bytes.translate`` then ``str.split``), converts
+each run of comma-separated numbers with ``map(float, ...)`` and builds the groups in one
+pass over the brackets, checking commas and bracket kinds as it goes. It gives up (returns
+``None``) on anything unusual. The slow path is an iterative tokenizer-driven reader that
+accepts the whole grammar and explains errors. :func:`read_literal` tries the fast path and
+falls back to the slow one; both give identical values (a property test compares them).
+Neither uses ``eval``.
 """
 
 from __future__ import annotations
@@ -29,14 +30,15 @@ from itertools import chain
 from registry.errors import GnnParseError
 from registry.gnn.model import NestedValue
 
-_FAST_ALLOWED = b"0123456789.+-eE,(){} \t\n\r"
-_BRACKETS = re.compile(r"([{}()])")
+_NOT_BRACKETS = b"0123456789.+-eE, \t\n\r"
+_BRACKETS_TO_NUL = bytes.maketrans(b"{}()", b"\x00\x00\x00\x00")
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?))"
     r"|(?P<punct>[{}(),]))"
 )
 _SPACE = re.compile(r"\s*")
 _CLOSER = {"{": "}", "(": ")"}
+_NO_NUMBERS: tuple[list[float], bool] = ([], False)
 MAX_DEPTH = 64
 """Deepest nesting of groups a literal may have (real literals use at most 3 or 4)."""
 
@@ -55,6 +57,9 @@ def _numbers(
         The numbers, in order (possibly none), and whether ``content`` ends with a trailing
         comma before a closing bracket; or ``None``.
     """
+    if after_value and before_group:
+        # Between two groups ("), ("): exactly one comma, the commonest case by far.
+        return _NO_NUMBERS if content.strip() == "," else None
     pieces = content.split(",")
     if len(pieces) == 1:
         if not content.strip():
@@ -68,6 +73,12 @@ def _numbers(
             return None
     if after_value and pieces[0].strip():
         return None
+    if not after_value and not before_group and pieces[-1].strip():
+        # A plain run of numbers ("0.1, 0.9"), the other common case.
+        try:
+            return list(map(float, pieces)), False
+        except ValueError:
+            return None
     trailing = False
     if before_group:
         if pieces[-1].strip():
@@ -97,33 +108,65 @@ def read_literal_fast(text: str) -> NestedValue | None:
         text). ``None`` does not mean the literal is invalid: :func:`read_literal_slow`
         decides that.
     """
-    if not text.isascii() or text.encode("ascii").translate(None, _FAST_ALLOWED):
+    if not text.isascii():
         return None
-    parts = _BRACKETS.split(text)
-    if len(parts) == 1:
+    raw = text.encode("ascii")
+    # The brackets in order (plus any character the fast path does not take), and the texts
+    # before, between and after them: C-speed passes over the text.
+    brackets = raw.translate(None, _NOT_BRACKETS).decode("ascii")
+    if brackets.strip("{}()"):
+        return None
+    if not brackets:
         if "," in text:
             return None
         number = _numbers(text, after_value=False, before_group=False)
         return number[0][0] if number and number[0] else None
-    if parts[0].strip() or parts[-1].strip():
+    contents = raw.translate(_BRACKETS_TO_NUL).decode("ascii").split("\x00")
+    if contents[0].strip() or contents[-1].strip():
         return None
     stack: list[tuple[str, list[NestedValue]]] = []
     result: NestedValue | None = None
     previous = ""
     trailing = False
-    for index in range(1, len(parts), 2):
-        bracket = parts[index]
+    skip = False
+    for index, bracket in enumerate(brackets):
+        if skip:  # the closing bracket of a row read whole below
+            skip = False
+            continue
         if previous:
             if not stack:
                 return None
-            found = _numbers(parts[index - 1], previous in ")}", bracket in "{(")
-            if found is None:
-                return None
-            stack[-1][1].extend(found[0])
-            trailing = found[1]
+            if previous in ")}" and bracket in "{(":
+                # Between two groups: exactly one comma (inlined: the commonest case).
+                if contents[index].strip() != ",":
+                    return None
+                trailing = False
+            else:
+                found = _numbers(contents[index], previous in ")}", bracket in "{(")
+                if found is None:
+                    return None
+                stack[-1][1].extend(found[0])
+                trailing = found[1]
         if bracket in "{(":
             if result is not None or len(stack) >= MAX_DEPTH:
                 return None
+            if brackets[index + 1:index + 2] == _CLOSER[bracket]:
+                # A row "(0.1, 0.9)": two or more numbers, no trailing comma, read at once
+                # (what the general steps below give, without a stack frame).
+                pieces = contents[index + 1].split(",")
+                if len(pieces) > 1 and pieces[-1].strip():
+                    try:
+                        row = tuple(map(float, pieces))
+                    except ValueError:
+                        return None
+                    if stack:
+                        stack[-1][1].append(row)
+                    else:
+                        result = row
+                    trailing = False
+                    previous = _CLOSER[bracket]
+                    skip = True
+                    continue
             stack.append((bracket, []))
             trailing = False
         else:
@@ -264,8 +307,8 @@ def shape_of(value: NestedValue) -> tuple[tuple[int, ...] | None, bool]:
     # or all are sequences of one common length. Each level is checked at C speed.
     shape: list[int] = []
     level: list[NestedValue] = [value]
+    kinds = set(map(type, level))
     while level:
-        kinds = set(map(type, level))
         if kinds == {float}:
             break
         if kinds != {tuple}:
@@ -274,6 +317,10 @@ def shape_of(value: NestedValue) -> tuple[tuple[int, ...] | None, bool]:
         if len(lengths) != 1:
             return None, True
         shape.append(lengths.pop())
+        # The next level's kinds first: a level of numbers is never built as a list.
+        kinds = set(map(type, chain.from_iterable(level)))  # type: ignore[arg-type]
+        if kinds == {float}:
+            break
         level = list(chain.from_iterable(level))  # type: ignore[arg-type]
     return tuple(shape), False
 

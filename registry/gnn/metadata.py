@@ -110,9 +110,22 @@ def signature(model: GnnModel) -> str:
     return _digest({"variables": names, "edges": edges})
 
 
+def _signature_of(struct: dict[str, Any]) -> str:
+    """:func:`signature` computed from the model's :func:`structure` (same names, same edges)."""
+    return _digest({"variables": sorted(struct["variables"]), "edges": struct["edges"]})
+
+
+_ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
+
+
 def _value_digest(raw: str) -> str:
     """Hex SHA-256 of a parameter's value text with all whitespace removed."""
-    return hashlib.sha256("".join(raw.split()).encode("utf-8")).hexdigest()
+    if raw.isascii():
+        # The same bytes as "".join(raw.split()), without one string object per word.
+        compact = raw.encode("ascii").translate(None, _ASCII_WHITESPACE)
+    else:
+        compact = "".join(raw.split()).encode("utf-8")
+    return hashlib.sha256(compact).hexdigest()
 
 
 def structure(model: GnnModel) -> dict[str, Any]:
@@ -177,7 +190,7 @@ def extract(gnn: GnnFile, model: GnnModel, *, sha256: str) -> dict[str, Any]:
         "derived_from": _as_list(front.get("derived_from")),
         "sections": [sec.name for sec in model.sections],
         "time": struct["time"],
-        "signature": signature(model),
+        "signature": _signature_of(struct),
         "sha256": sha256,
         "structure": struct,
         "model_index": model.index,

@@ -22,6 +22,8 @@ from registry.gnn.literal import read_literal, shape_of
 from registry.gnn.model import Finding, NestedValue, Parameter, Section
 
 _STATEMENT = re.compile(rf"^\s*({NAME})\s*=(.*)$", re.DOTALL)
+# Blank (only str.isspace characters, as strip() removes) or a comment line.
+_BLANK_OR_COMMENT = re.compile(r"\s*(?:#|\Z)").match
 
 
 def _cut(line: str) -> str:
@@ -77,8 +79,7 @@ def read_parameters(section: Section) -> tuple[list[Parameter], list[Finding]]:
     depth = 0
     for offset, raw_line in enumerate(section.body):
         line = section.body_start + offset
-        stripped = raw_line.strip()
-        if not stripped or stripped.startswith("#"):
+        if _BLANK_OR_COMMENT(raw_line):  # reads only the line's start (rows can be 40 kB)
             continue
         text = _cut(raw_line)
         if depth > 0:
@@ -92,7 +93,7 @@ def read_parameters(section: Section) -> tuple[list[Parameter], list[Finding]]:
         match = _STATEMENT.match(text)
         if match is None:
             findings.append(codes.BAD_PARAMETER_LINE.at(line, (
-                f"InitialParameterization line {stripped[:80]!r} is not a NAME=VALUE "
+                f"InitialParameterization line {raw_line.strip()[:80]!r} is not a NAME=VALUE "
                 "statement")))
             continue
         name, first = match.group(1), match.group(2).strip()

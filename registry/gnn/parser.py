@@ -55,6 +55,9 @@ from registry.gnn.params import read_parameters
 
 _BOM = b"\xef\xbb\xbf"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Necessary conditions for heading_name / is_rule_line (\s is str.isspace, as strip uses).
+_HEADING_START = re.compile(r"\s*## ").match
+_RULE_START = re.compile(r"\s*---").match
 
 
 def split_lines(text: str) -> list[str]:
@@ -82,6 +85,21 @@ def heading_name(line: str) -> str | None:
     if text.startswith("## "):
         return text[3:].strip()
     return None
+
+
+def heading_names(lines: list[str]) -> list[str | None]:
+    """:func:`heading_name` of every line (computed once per file, shared by the passes).
+
+    Args:
+        lines: the file's lines.
+
+    Returns:
+        One entry per line: the section name, or ``None`` for a line that is no heading.
+    """
+    # A heading starts with "## " after blanks: that test reads only the start of a line (a
+    # 40 kB matrix row is not scanned), and only matching lines are stripped.
+    start = _HEADING_START
+    return [heading_name(line) if start(line) else None for line in lines]
 
 
 def _bad_byte_line(data: bytes, offset: int) -> int:
@@ -155,28 +173,44 @@ def parse_text(text: str) -> GnnFile:
     front = read_front_matter(lines)
     findings: list[Finding] = list(front.findings)
     start = front.body_start
-    if not any(heading_name(line) is not None for line in lines[start:]):
+    names = heading_names(lines)
+    if not any(name is not None for name in names[start:]):
         findings.append(codes.NOT_GNN.at(
             None, "the file has no '## ' section heading, so it is not a GNN model"))
         return GnnFile(models=(), front_matter=front.values, front_matter_line=front.line,
                        findings=tuple(findings), line_count=count)
-    blocks = _split_models(lines, start, split_all=front.line is not None)
+    blocks = _split_models(lines, names, start, split_all=front.line is not None)
     models = tuple(
-        _parse_model(lines, first, last, index) for index, (first, last) in enumerate(blocks)
+        _parse_model(lines, names, first, last, index)
+        for index, (first, last) in enumerate(blocks)
     )
     return GnnFile(models=models, front_matter=front.values, front_matter_line=front.line,
                    findings=tuple(findings), line_count=count)
 
 
-def _split_models(lines: list[str], start: int, *, split_all: bool) -> list[tuple[int, int]]:
+def _split_models(lines: list[str], names: list[str | None], start: int, *,
+                  split_all: bool) -> list[tuple[int, int]]:
     """Index ranges ``[first, last)`` of the model blocks (see the module docstring)."""
-    names = [heading_name(line) for line in lines]
-    rules = [i for i in range(start, len(lines)) if is_rule_line(lines[i])]
+    # A rule line starts with "---" after blanks (a test of the line's start only).
+    rule_start = _RULE_START
+    rules = [i for i in range(start, len(lines))
+             if rule_start(lines[i]) and is_rule_line(lines[i])]
+    if not rules:
+        blocks = [(start, len(lines))]
+    else:
+        blocks = _blocks_at_rules(names, rules, start, len(lines), split_all=split_all)
+    return [(first, last) for first, last in blocks
+            if any(line.strip() for line in lines[first:last])]
+
+
+def _blocks_at_rules(names: list[str | None], rules: list[int], start: int, end: int, *,
+                     split_all: bool) -> list[tuple[int, int]]:
+    """The blocks cut at those ``rules`` that separate models."""
     # First heading after each rule (before the next rule), computed in one backward pass.
     next_heading: dict[int, str | None] = {}
     upcoming: str | None = None
     rule_set = set(rules)
-    for i in range(len(lines) - 1, start - 1, -1):
+    for i in range(end - 1, start - 1, -1):
         if i in rule_set:
             next_heading[i] = upcoming
             upcoming = None
@@ -196,28 +230,18 @@ def _split_models(lines: list[str], start: int, *, split_all: bool) -> list[tupl
         blocks.append((block_start, rule))
         block_start = rule + 1
         seen = set()
-    blocks.append((block_start, len(lines)))
-    return [(first, last) for first, last in blocks
-            if any(line.strip() for line in lines[first:last])]
+    blocks.append((block_start, end))
+    return blocks
 
 
-def _parse_model(lines: list[str], first: int, last: int, index: int) -> GnnModel:
+def _parse_model(lines: list[str], names: list[str | None], first: int, last: int,
+                 index: int) -> GnnModel:
     """Parse the lines ``[first, last)`` (0-based) as one model."""
-    preamble: list[str] = []
-    sections: list[Section] = []
-    name: str | None = None
-    heading_line = 0
-    body: list[str] = []
-    for i in range(first, last):
-        title = heading_name(lines[i])
-        if title is None:
-            (body if name is not None else preamble).append(lines[i])
-            continue
-        if name is not None:
-            sections.append(Section(name, heading_line, tuple(body)))
-        name, heading_line, body = title, i + 1, []
-    if name is not None:
-        sections.append(Section(name, heading_line, tuple(body)))
+    heads = [i for i in range(first, last) if names[i] is not None]
+    preamble = tuple(lines[first:heads[0] if heads else last])
+    bounds = [*heads[1:], last] if heads else []
+    sections = [Section(names[head] or "", head + 1, tuple(lines[head + 1:stop]))
+                for head, stop in zip(heads, bounds, strict=True)]
     variables: list[Variable] = []
     connections: list[Connection] = []
     parameters: list[Parameter] = []
@@ -226,30 +250,32 @@ def _parse_model(lines: list[str], first: int, last: int, index: int) -> GnnMode
     model_parameters: list[ModelParameter] = []
     findings: list[Finding] = []
     for section in sections:
-        if section.name == "StateSpaceBlock":
+        name = section.name
+        if name == "StateSpaceBlock":
             found_vars, found = read_state_space(section)
             variables += found_vars
-        elif section.name == "Connections":
+        elif name == "Connections":
             found_edges, found = read_connections(section)
             connections += found_edges
-        elif section.name == "InitialParameterization":
+        elif name == "InitialParameterization":
             found_params, found = read_parameters(section)
             parameters += found_params
-        elif section.name == "Time":
+        elif name == "Time":
             found_time, found = read_time(section)
             time += found_time
-        elif section.name == "ActInfOntologyAnnotation":
+        elif name == "ActInfOntologyAnnotation":
             annotations += read_annotations(section)
-            found = []
-        elif section.name == "ModelParameters":
+            continue
+        elif name == "ModelParameters":
             found_mp, found = read_model_parameters(section)
             model_parameters += found_mp
         else:
-            found = []
+            continue
         findings += found
-    findings.sort(key=lambda finding: finding.line or 0)
+    if len(findings) > 1:
+        findings.sort(key=lambda finding: finding.line or 0)
     return GnnModel(
-        preamble=tuple(preamble),
+        preamble=preamble,
         sections=tuple(sections),
         variables=tuple(variables),
         connections=tuple(connections),
@@ -264,4 +290,4 @@ def _parse_model(lines: list[str], first: int, last: int, index: int) -> GnnMode
     )
 
 
-__all__ = ["heading_name", "parse_bytes", "parse_text", "split_lines"]
+__all__ = ["heading_name", "heading_names", "parse_bytes", "parse_text", "split_lines"]

@@ -59,6 +59,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import structlog
+
 from registry import lifecycle
 from registry.analysis import SMALL_BATCH, Analysis, ReadAhead, analyse, default_workers
 from registry.discovery import looks_like_gnn
@@ -78,6 +80,8 @@ from registry.scanio import (
     size_text,
     stat_matches,
 )
+
+log = structlog.get_logger(__name__)
 
 
 class Registrar(ModelRegistrar):
@@ -183,8 +187,17 @@ class Registrar(ModelRegistrar):
         ahead = self.read_ahead.take(path, digest) if self.read_ahead is not None else None
         if ahead is not None:
             return ahead
-        return analyse(data, strict=self.config.strict, sha256=digest,
-                       metadata=self.config.extract_metadata)
+        try:
+            return analyse(data, strict=self.config.strict, sha256=digest,
+                           metadata=self.config.extract_metadata)
+        except Exception as exc:  # one bad file must not stop a scan or the service
+            # The parser reports bad input as findings; an exception here is our defect.
+            # Contain it to this file (an `error` outcome, exit 1), keep the traceback in the
+            # log as structured data, and go on with the other files.
+            log.exception("analysis_failed", path=path, sha256=digest)
+            msg = (f"internal error while analysing this file ({type(exc).__name__}: {exc}); "
+                   "the file was not registered, please report it")
+            raise ReadProblem("error", msg) from exc
 
     def read_ahead_of(self, candidates: Iterable[tuple[str, os.stat_result]]) -> None:
         """Analyse ahead, in worker processes, the new files among ``candidates``.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
+import registry.register as register_module
 from registry.config import Config, load_config
 from registry.records import RegistryDoc
 from registry.scan import Scanner
@@ -316,3 +317,29 @@ class TestLogging:
         assert "permission denied" in report.outcomes[0].message
         assert report.exit_code == 1
         assert [e["event"] for e in logs if e["event"].startswith("file_")] == ["file_error"]
+
+
+class TestContainedDefects:
+    def test_an_exception_while_analysing_one_file_is_an_error_outcome(self, tmp_path,
+                                                                       monkeypatch):
+        """A defect that raises while analysing one file gives that file an `error` outcome
+        with a clear message, is logged with its traceback, and the other files register."""
+        real = register_module.analyse
+
+        def faulty(data: bytes, **kwargs):
+            if b"Poison" in data:
+                raise RuntimeError("simulated parser defect")
+            return real(data, **kwargs)
+
+        monkeypatch.setattr(register_module, "analyse", faulty)
+        write(tmp_path / "models" / "good.md", gnn_text("Good"))
+        write(tmp_path / "models" / "poison.md", gnn_text("Poison"))
+        with capture_logs() as logs:
+            report = Scanner(config_for(tmp_path)).reconcile([tmp_path / "models"])
+        by_name = {Path(o.path).name: o for o in report.outcomes}
+        assert by_name["good.md"].status == "registered"
+        assert by_name["poison.md"].status == "error"
+        assert "simulated parser defect" in by_name["poison.md"].message
+        assert report.exit_code == 1
+        assert any(e["event"] == "analysis_failed" and e.get("exc_info") for e in logs)
+        assert set(load(tmp_path).models) == {"good"}

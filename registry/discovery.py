@@ -28,6 +28,7 @@ scanner: the user named it like a model.)
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 import stat as stat_mod
@@ -126,20 +127,22 @@ def _relative_parts(path: str, roots: Iterable[str]) -> tuple[str, ...] | None:
     return tuple(part for part in rel.split(os.sep) if part)  # noqa: PTH206 - strings
 
 
+@functools.lru_cache(maxsize=64)
+def _pattern_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One case-insensitive regex for a set of glob patterns (compiled once per set)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(p.lower())})" for p in patterns)
+                      or "(?!)")
+
+
 def matches_any(name: str, patterns: Sequence[str], rel: str | None = None) -> bool:
     """Whether ``name`` (or the relative path ``rel``) matches one of ``patterns``.
 
     Matching ignores case (``*.md`` matches ``MODEL.MD``).
     """
-    low = name.lower()
-    low_rel = rel.lower() if rel is not None else None
-    for pattern in patterns:
-        pat = pattern.lower()
-        if fnmatch.fnmatchcase(low, pat):
-            return True
-        if low_rel is not None and fnmatch.fnmatchcase(low_rel, pat):
-            return True
-    return False
+    regex = _pattern_regex(tuple(patterns))
+    if regex.match(name.lower()):
+        return True
+    return rel is not None and regex.match(rel.lower()) is not None
 
 
 def is_ignored(

@@ -152,6 +152,8 @@ class _Restart(Exception):  # noqa: N818 - control flow: the lock-free pass foun
 
 
 def _log_outcome(outcome: FileOutcome) -> None:
+    if outcome.status == "unchanged":
+        return  # not a unit of work: the file was not read (the summary counts it)
     model_id: str | list[str] | None = (outcome.model_ids[0] if len(outcome.model_ids) == 1
                                         else outcome.model_ids or None)
     if outcome.status == "error":
@@ -166,7 +168,7 @@ def _log_outcome(outcome: FileOutcome) -> None:
     }
     if outcome.message:
         fields["message"] = outcome.message
-    if outcome.status in ("unchanged", "skipped"):
+    if outcome.status == "skipped":
         log.debug("file_processed", **fields)
     elif outcome.status == "invalid":
         log.warning("file_processed", **fields)

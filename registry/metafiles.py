@@ -44,8 +44,8 @@ SMALL_BATCH = 8
 """Below this many files, each file gets its own fsync (and its directory one)."""
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+"""One encoder for the process (``json.dumps`` with options builds a new one per call)."""
 
 
 def metadata_body(data: dict[str, Any]) -> bytes:
@@ -59,7 +59,7 @@ def metadata_body(data: dict[str, Any]) -> bytes:
     """
     parts: list[str] = []
     for key, value in data.items():
-        name = json.dumps(key, ensure_ascii=False)
+        name = _compact(key)
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             items = ",\n".join("    " + _compact(v) for v in value)
             parts.append(f"  {name}: [\n{items}\n  ]")

@@ -48,14 +48,19 @@ class LazyLoadError(StoreError):
     """The model lines of an index-only document could not be read or did not verify."""
 
 
+# One encoder for the process: json.dumps() with non-default options builds a new encoder on
+# every call, which costs more than encoding a small value.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON through the C encoder (no indent, no ASCII escaping)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODE(value).encode("utf-8")
 
 
 def key_prefix(model_id: str) -> bytes:
     """``"<id>":`` as it starts a line of the registry file."""
-    return json.dumps(model_id, ensure_ascii=False).encode("utf-8") + b":"
+    return _ENCODE(model_id).encode("utf-8") + b":"
 
 
 def line_key(line: bytes) -> str:

@@ -89,9 +89,13 @@ def _statement_count(model: GnnModel) -> int:
     return len({edge.line for edge in model.connections})
 
 
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+"""One encoder for the process (``json.dumps`` with options builds a new one per call)."""
+
+
 def _digest(data: Any) -> str:
     """Hex SHA-256 of the canonical JSON form of ``data``."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = _CANONICAL(data)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -321,6 +321,16 @@ class ModelMap(MutableMapping[str, ModelEntry]):
         self._changed.add(model_id)
         return True
 
+    def drop_decoded(self, model_id: str) -> None:
+        """Forget a decoded entry without encoding it (its changes, if any, are discarded).
+
+        Only for a document that will not be written (the scanner's lock-free pass).
+
+        Args:
+            model_id: the model (nothing happens when it is not decoded).
+        """
+        self._live.pop(model_id, None)
+
     def freeze(self, model_id: str) -> bool:
         """Encode a decoded entry now and drop the object (a later access decodes again).
 

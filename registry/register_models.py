@@ -66,6 +66,10 @@ class ModelRegistrar:
         self.config = config
         self.actor = actor
         self.changed = False
+        # True during the scanner's lock-free pass: its document is thrown away at the first
+        # change (the pass is redone in a transaction), so nothing needs to be encoded and a
+        # known file whose stat moved is a change without reading it.
+        self.lock_free = False
         # Warnings for the caller to log once the pass is final (a lock-free pass that is
         # restarted inside the transaction must not log them twice).
         self.warnings: list[dict[str, Any]] = []
@@ -111,7 +115,10 @@ class ModelRegistrar:
     def release(self, model_ids: list[str]) -> None:
         """Encode these models now and drop their decoded objects (bounds a scan's memory)."""
         for model_id in model_ids:
-            self.doc.models.freeze(model_id)
+            if self.lock_free:
+                self.doc.models.drop_decoded(model_id)
+            else:
+                self.doc.models.freeze(model_id)
 
     def _same_bytes(self, entry: ModelEntry, st: os.stat_result, *, explicit: bool) -> str:
         """The file holds the model's current bytes: refresh what must be; return a status."""

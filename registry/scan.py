@@ -207,6 +207,7 @@ class Scanner:
         """Run ``work`` lock-free first; again in a transaction if it changes anything."""
         doc = self.store.load_index()
         registrar = Registrar(doc, self.config, actor=self.actor)
+        registrar.lock_free = True
         try:
             outcomes = work(registrar, True)
             if registrar.changed or any(r not in doc.roots for r in roots):

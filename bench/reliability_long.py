@@ -85,7 +85,9 @@ def run_pytest(test: str, env: dict[str, str]) -> tuple[int, float]:
     """Run one pytest target with ``env`` added; return (status, seconds)."""
     started = time.monotonic()
     status = subprocess.call(
-        [sys.executable, "-m", "pytest", test, "-q", "-p", "no:randomly", "-p", "no:cacheprovider"],
+        # --timeout=0: the suite's per-test timeout (300 s) is for CI; a long run takes longer.
+        [sys.executable, "-m", "pytest", test, "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+         "--timeout=0"],
         cwd=REPO, env={**os.environ, **env})
     return status, time.monotonic() - started
 

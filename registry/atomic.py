@@ -185,8 +185,39 @@ def write_atomic(path: Path, data: bytes, *, crash_points: bool = False) -> None
     """
     directory = path.parent
     ensure_dir(directory, for_file=path)
+    tmp = write_temp(path, data, crash_points=crash_points)
+    if crash_points:
+        failpoint("after_temp_fsync")
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=temp_prefix(path.name),
+        os.replace(tmp, path)  # noqa: PTH105 - the recipe's primitive, named as such
+    except OSError as exc:
+        _discard(tmp)
+        raise store_error(path, "replace", exc) from exc
+    if crash_points:
+        failpoint("after_rename")
+        failpoint("before_dir_fsync")
+    fsync_dir(directory, for_file=path)
+
+
+def write_temp(path: Path, data: bytes, *, fsync: bool = True,
+               crash_points: bool = False) -> str:
+    """Steps 1-3 of the recipe for one file: a unique temp file beside ``path``, all of
+    ``data`` written, fsynced (unless the caller batches durability), mode 0o644.
+
+    Args:
+        path: the target the temp file will replace.
+        data: the complete content.
+        fsync: fsync the temp file (off only where the caller syncs a whole batch).
+        crash_points: call the registry-write failpoints.
+
+    Returns:
+        The temp file's name.
+
+    Raises:
+        StoreError: a step failed; the temp file has been removed.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name),
                                    suffix=TEMP_SUFFIX)
     except OSError as exc:
         raise store_error(path, "writing temp file", exc) from exc
@@ -197,37 +228,8 @@ def write_atomic(path: Path, data: bytes, *, crash_points: bool = False) -> None
             if crash_points:
                 failpoint("after_temp_write")
             step = "fsync"
-            os.fsync(fd)
-            step = "writing temp file"
-            os.fchmod(fd, FILE_MODE)
-        finally:
-            os.close(fd)
-        if crash_points:
-            failpoint("after_temp_fsync")
-        step = "replace"
-        os.replace(tmp, path)  # noqa: PTH105 - the recipe's primitive, named as such
-    except OSError as exc:
-        _discard(tmp)
-        raise store_error(path, step, exc) from exc
-    if crash_points:
-        failpoint("after_rename")
-        failpoint("before_dir_fsync")
-    fsync_dir(directory, for_file=path)
-
-
-def _write_temp(path: Path, data: bytes) -> str:
-    """Steps 1-3 of the recipe for one file; returns the durable temp file's name."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name),
-                                   suffix=TEMP_SUFFIX)
-    except OSError as exc:
-        raise store_error(path, "writing temp file", exc) from exc
-    step = "writing temp file"
-    try:
-        try:
-            _write_all(fd, data)
-            step = "fsync"
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
             step = "writing temp file"
             os.fchmod(fd, FILE_MODE)
         finally:
@@ -268,7 +270,7 @@ def write_many(items: list[tuple[Path, bytes]], *, workers: int = 16) -> None:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for directory in sorted(grandparents):
             fsync_dir(directory, for_file=directory)
-        futures = [pool.submit(_write_temp, path, data) for path, data in items]
+        futures = [pool.submit(write_temp, path, data) for path, data in items]
         temps: list[str | None] = []
         first: StoreError | None = None
         for future in futures:
@@ -377,4 +379,5 @@ __all__ = [
     "temp_prefix",
     "write_atomic",
     "write_many",
+    "write_temp",
 ]

@@ -26,18 +26,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from registry.atomic import (
-    FILE_MODE,
-    TEMP_SUFFIX,
     fsync_dir,
     make_dirs,
     store_error,
-    temp_prefix,
     write_many,
+    write_temp,
 )
 
 SMALL_BATCH = 8
@@ -76,26 +73,6 @@ def _discard(temps: list[str]) -> None:
             continue
 
 
-def _write_temp(path: Path, data: bytes) -> str:
-    fd = -1
-    tmp = ""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name),
-                                   suffix=TEMP_SUFFIX)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fchmod(fd, FILE_MODE)
-    except OSError as exc:
-        if tmp:
-            _discard([tmp])
-        raise store_error(path, "writing temp file", exc) from exc
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    return tmp
-
-
 def write_metadata_files(items: list[tuple[Path, bytes]]) -> None:
     """Replace many metadata files atomically, with batched durability (module docstring).
 
@@ -120,7 +97,7 @@ def write_metadata_files(items: list[tuple[Path, bytes]]) -> None:
     temps: list[str] = []
     try:
         for path, data in items:
-            temps.append(_write_temp(path, data))
+            temps.append(write_temp(path, data, fsync=False))
     except Exception:
         _discard(temps)
         raise

@@ -21,7 +21,7 @@ from daemon.common import add_common_options
 from daemon.logview import LogFilter, LogView, Renderer, parse_line
 
 REPO = Path(__file__).resolve().parents[1]
-DEADLINE = 10.0
+DEADLINE = 30.0  # generous: a loaded 2-core CI machine starts subprocesses slowly
 
 # The wiring daemon.cli uses, limited to the `logs` command (other commands are not needed).
 PARSER_SCRIPT = """

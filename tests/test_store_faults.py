@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,44 +13,15 @@ from registry.config import Config
 from registry.errors import StoreError
 from registry.store import RegistryStore
 from tests.helpers import make_entry
+from tests.helpers.faults import Injector, fd_path
 
 TEMP_PREFIX = ".model_registry.json."
-
-
-def fd_path(fd: int) -> str:
-    """The path an open descriptor refers to (Linux /proc)."""
-    try:
-        return str(Path(f"/proc/self/fd/{fd}").readlink())
-    except OSError:
-        return ""
 
 
 def is_registry_temp(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is one of the store's temp files for the registry."""
     name = Path(os.fspath(path)).name
     return name.startswith(TEMP_PREFIX) and name.endswith(".tmp")
-
-
-class Injector:
-    """Make one ``os`` function raise ``OSError(code)`` when ``match`` says so; count calls."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.monkeypatch = monkeypatch
-        self.hits = 0
-
-    def fail(self, name: str, code: int, match: Callable[..., bool]) -> None:
-        real = getattr(os, name)
-
-        def fake(*args: Any, **kwargs: Any) -> Any:
-            if match(*args):
-                self.hits += 1
-                raise OSError(code, os.strerror(code))
-            return real(*args, **kwargs)
-
-        self.monkeypatch.setattr(os, name, fake)
-
-    def undo(self) -> None:
-        self.monkeypatch.undo()
 
 
 @pytest.fixture(name="store")

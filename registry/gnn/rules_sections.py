@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from registry.gnn.codes import DUPLICATE_SECTION, MISSING_EXPECTED_SECTION, MISSING_SECTION
+from registry.gnn.codes import (
+    DUPLICATE_SECTION,
+    MISSING_EXPECTED_SECTION,
+    MISSING_SECTION,
+    Code,
+)
 from registry.gnn.model import Finding
 from registry.gnn.rules_common import ModelContext
 
@@ -32,6 +37,14 @@ EXPECTED_SECTIONS: tuple[str, ...] = (
 """Sections whose absence is a warning (GNN-W101)."""
 
 
+def _missing(ctx: ModelContext, names: tuple[str, ...], code: Code,
+             kind: str) -> Iterator[Finding]:
+    present = {sec.name for sec in ctx.model.sections}
+    for name in names:
+        if name not in present:
+            yield code.at(None, f"{ctx.where()}{kind} section '## {name}' is missing")
+
+
 def check_required_sections(ctx: ModelContext) -> Iterator[Finding]:
     """GNN-E001 for each required section the model lacks.
 
@@ -41,11 +54,7 @@ def check_required_sections(ctx: ModelContext) -> Iterator[Finding]:
     Returns:
         One finding per missing required section, with no line.
     """
-    present = {sec.name for sec in ctx.model.sections}
-    for name in REQUIRED_SECTIONS:
-        if name not in present:
-            yield MISSING_SECTION.at(
-                None, f"{ctx.where()}required section '## {name}' is missing")
+    return _missing(ctx, REQUIRED_SECTIONS, MISSING_SECTION, "required")
 
 
 def check_expected_sections(ctx: ModelContext) -> Iterator[Finding]:
@@ -57,11 +66,7 @@ def check_expected_sections(ctx: ModelContext) -> Iterator[Finding]:
     Returns:
         One finding per missing expected section, with no line.
     """
-    present = {sec.name for sec in ctx.model.sections}
-    for name in EXPECTED_SECTIONS:
-        if name not in present:
-            yield MISSING_EXPECTED_SECTION.at(
-                None, f"{ctx.where()}expected section '## {name}' is missing")
+    return _missing(ctx, EXPECTED_SECTIONS, MISSING_EXPECTED_SECTION, "expected")
 
 
 def check_duplicate_sections(ctx: ModelContext) -> Iterator[Finding]:

@@ -35,6 +35,7 @@ import stat as stat_mod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import structlog
 
@@ -184,12 +185,15 @@ def is_ignored(
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A regular file that may be a GNN model: absolute path and its ``lstat`` result."""
 
     path: str
     stat: os.stat_result
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +229,8 @@ class _Walker:
         self.result = result
         self.visited: set[tuple[int, int]] = set()
         self.seen_files: set[str] = set()
+        self.ignore_patterns = config.ignore_patterns
+        self.wanted = _pattern_regex(tuple(config.patterns)).match  # on lower-cased names
 
     def add_file(self, path: str, st: os.stat_result) -> None:
         if path not in self.seen_files:
@@ -260,7 +266,7 @@ class _Walker:
             current = stack.pop()
             try:
                 with os.scandir(current) as handle:
-                    entries = sorted(handle, key=lambda e: e.name)
+                    entries = sorted(handle, key=_entry_name)
             except OSError as exc:
                 log.warning("directory_unreadable", path=current,
                             error=exc.strerror or str(exc))
@@ -275,14 +281,14 @@ class _Walker:
             stack.extend(reversed(subdirs))
 
     def visit(self, root: str, entry: os.DirEntry[str], subdirs: list[str]) -> None:
+        """Classify one directory entry (the hot loop of a scan: keep it lean)."""
         name = entry.name
-        if name.startswith("."):
+        if name[0] == ".":
             return  # hidden files and hidden directories
         path = entry.path
-        config = self.config
-        if config.ignore_patterns:
+        if self.ignore_patterns:
             rel = path[len(root.rstrip(os.sep)) + 1:].replace(os.sep, "/")
-            if matches_any(name, config.ignore_patterns, rel):
+            if matches_any(name, self.ignore_patterns, rel):
                 return
         try:
             if entry.is_symlink():
@@ -292,7 +298,7 @@ class _Walker:
                 # Directory names are never editor temporaries ("2024" is a fine folder).
                 subdirs.append(path)
                 return
-            if is_editor_temporary(name) or not matches_any(name, config.patterns):
+            if not self.wanted(name.lower()) or is_editor_temporary(name):
                 return
             st = entry.stat(follow_symlinks=False)
         except FileNotFoundError:

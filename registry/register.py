@@ -68,6 +68,7 @@ from registry.modelmap import row_stat
 from registry.records import ModelEntry
 from registry.register_models import (
     DELETED_MESSAGE,
+    NOT_GNN_MESSAGE,
     STRUCTURE_COPIES,
     VERSION_ONLY_KEYS,
     ModelRegistrar,
@@ -174,8 +175,7 @@ class Registrar(ModelRegistrar):
             except UnicodeDecodeError:
                 text = None  # not text: validated below and reported invalid (GNN-E100)
             if text is not None and "\x00" not in text and not looks_like_gnn(text):
-                return FileOutcome(path, "skipped", message="not a GNN model (fewer than two "
-                                                            "GNN section headings)")
+                return FileOutcome(path, "skipped", message=NOT_GNN_MESSAGE)
         analysis = self._analysis(path, data, digest)
         blocked = (not analysis.ok if self.config.validate_before_register
                    else not analysis.models)

@@ -38,6 +38,7 @@ them from there."""
 _RANK = {"registered": 0, "updated": 1, "renamed": 2, "restored": 3, "unchanged": 4,
          "skipped": 5}
 DELETED_MESSAGE = "deleted from the registry; edit the file to register it again"
+NOT_GNN_MESSAGE = "not a GNN model (fewer than two GNN section headings)"
 
 
 @dataclass(slots=True)
@@ -321,5 +322,5 @@ class ModelRegistrar:
         entry.source_index = block.index
 
 
-__all__ = ["DELETED_MESSAGE", "STRUCTURE_COPIES", "VERSION_ONLY_KEYS", "ModelBlock",
-           "ModelRegistrar"]
+__all__ = ["DELETED_MESSAGE", "NOT_GNN_MESSAGE", "STRUCTURE_COPIES", "VERSION_ONLY_KEYS",
+           "ModelBlock", "ModelRegistrar"]

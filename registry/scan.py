@@ -40,6 +40,7 @@ from typing import Any
 
 import structlog
 
+from registry import scancache
 from registry.config import Config
 from registry.discovery import absolute, discover, is_ignored, matches_any
 from registry.lifecycle import prune_hook_for
@@ -56,6 +57,7 @@ Progress = Callable[[int, int], None]
 """``progress(done, total)`` called after each file of a reconcile."""
 
 _VALID = ("registered", "updated", "unchanged", "restored", "renamed")
+_CHANGES = frozenset({"registered", "updated", "removed", "restored", "renamed"})
 
 
 @dataclass(slots=True)
@@ -70,6 +72,8 @@ class ScanReport:
         scanned_at: when the pass started (ISO-8601 UTC).
         duration_ms: how long it took.
         wrote: whether the registry file was written.
+        from_cache: answered by the scan cache (:mod:`registry.scancache`): nothing had
+            changed, and the registry itself was not read.
     """
 
     outcomes: list[FileOutcome] = field(default_factory=list)
@@ -79,6 +83,7 @@ class ScanReport:
     scanned_at: str = ""
     duration_ms: float = 0.0
     wrote: bool = False
+    from_cache: bool = False
 
     @property
     def counts(self) -> dict[str, int]:
@@ -120,30 +125,43 @@ class ScanReport:
         ``registry_path``, ``total_models``) and adds counts, the exit code, the invalid
         files with their findings, the errors and the changes.
         """
-        counts = self.counts
+        counts = dict.fromkeys(STATUSES, 0)
+        invalid: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        changes: list[dict[str, Any]] = []
+        for o in self.outcomes:  # one pass: a rescan has an outcome per file
+            status = o.status
+            counts[status] = counts.get(status, 0) + 1
+            if status == "unchanged":
+                continue
+            if status == "invalid":
+                invalid.append({"path": o.path, "model_ids": o.model_ids,
+                                "findings": o.findings})
+            elif status == "error":
+                errors.append({"path": o.path, "message": o.message})
+            elif status in _CHANGES:
+                changes.append({"path": o.path, "status": status, "model_ids": o.model_ids,
+                                "version": o.version, "change": o.change})
+        exit_code = 1 if invalid or errors else 0
         return {
             "scanned_at": self.scanned_at,
             "duration_ms": round(self.duration_ms, 1),
             "roots": list(self.roots),
             "registry_path": self.registry_path,
-            "processed_files": self.processed_files,
-            "successful_registrations": self.successful_registrations,
+            "processed_files": len(self.outcomes) - counts["removed"],
+            "successful_registrations": sum(counts[s] for s in _VALID),
             "invalid_files": counts["invalid"],
             "skipped_files": counts["skipped"],
             "error_files": counts["error"],
             "total_models": self.total_models,
             "counts": counts,
-            "exit_code": self.exit_code,
-            "success": self.exit_code == 0,
+            "exit_code": exit_code,
+            "success": exit_code == 0,
             "registry_written": self.wrote,
-            "invalid": [{"path": o.path, "model_ids": o.model_ids, "findings": o.findings}
-                        for o in self.invalid],
-            "errors": [{"path": o.path, "message": o.message} for o in self.errors],
-            "changes": [{"path": o.path, "status": o.status, "model_ids": o.model_ids,
-                         "version": o.version, "change": o.change}
-                        for o in self.outcomes
-                        if o.status in ("registered", "updated", "removed", "restored",
-                                        "renamed")],
+            "from_scan_cache": self.from_cache,
+            "invalid": invalid,
+            "errors": errors,
+            "changes": changes,
         }
 
 
@@ -203,8 +221,12 @@ class Scanner:
 
     # -- the transaction wrapper -----------------------------------------------------------
 
-    def _run(self, work: Work, roots: Sequence[str], report: ScanReport) -> None:
-        """Run ``work`` lock-free first; again in a transaction if it changes anything."""
+    def _run(self, work: Work, roots: Sequence[str], report: ScanReport) -> RegistryDoc:
+        """Run ``work`` lock-free first; again in a transaction if it changes anything.
+
+        Returns:
+            The document of the final pass (as loaded, or as written).
+        """
         doc = self.store.load_index()
         registrar = Registrar(doc, self.config, actor=self.actor)
         registrar.lock_free = True
@@ -218,12 +240,14 @@ class Scanner:
         else:
             report.outcomes = outcomes
             report.total_models = _live_count(doc)
-            return
-        registrar = self._transaction(work, roots, report)
+            return doc
+        registrar, doc = self._transaction(work, roots, report)
         for warning in registrar.warnings:
             log.warning(**warning)
+        return doc
 
-    def _transaction(self, work: Work, roots: Sequence[str], report: ScanReport) -> Registrar:
+    def _transaction(self, work: Work, roots: Sequence[str],
+                     report: ScanReport) -> tuple[Registrar, RegistryDoc]:
         with self.store.transaction(actor=self.actor) as doc:
             registrar = Registrar(doc, self.config, actor=self.actor)
             report.outcomes = work(registrar, False)
@@ -237,13 +261,14 @@ class Scanner:
             loaded_generation = doc.generation
         # The store bumps the document's generation when (and only when) it writes.
         report.wrote = doc.generation > loaded_generation
-        return registrar
+        return registrar, doc
 
     def _finish(self, report: ScanReport, started: float) -> ScanReport:
         report.duration_ms = (time.perf_counter() - started) * 1000.0
         report.registry_path = str(self.store.path)
         for outcome in report.outcomes:
-            _log_outcome(outcome)
+            if outcome.status != "unchanged":  # not a unit of work: nothing was read
+                _log_outcome(outcome)
         return report
 
     # -- reconcile -------------------------------------------------------------------------
@@ -267,6 +292,16 @@ class Scanner:
         abs_roots = list(dict.fromkeys(absolute(r) for r in chosen))
         report = ScanReport(roots=abs_roots, scanned_at=utc_now())
         found = discover(abs_roots, self.config)
+        known = scancache.unchanged_outcomes(self.store.path, found, abs_roots)
+        if known is not None:  # nothing changed: the registry's index is not even read
+            report.outcomes, report.total_models = known
+            report.from_cache = True
+            if progress is not None:
+                for done in range(1, len(found.files) + 1):
+                    progress(done, len(found.files))
+            self._finish(report, started)
+            self.store.write_summary(report.to_summary())
+            return report
         seen = {c.path for c in found.files}
         total = len(found.files)
 
@@ -285,7 +320,10 @@ class Scanner:
             outcomes.extend(registrar.remove_missing(seen, abs_roots, found.unlisted))
             return outcomes
 
-        self._run(work, abs_roots, report)
+        read_after_ns = time.time_ns()
+        doc = self._run(work, abs_roots, report)
+        scancache.write(self.store.path, doc,
+                        scancache.not_gnn_files(found, report.outcomes, read_after_ns))
         self._finish(report, started)
         self.store.write_summary(report.to_summary())
         return report

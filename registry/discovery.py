@@ -75,6 +75,8 @@ def _stat_follow(path: str) -> os.stat_result:
 _HEADING = re.compile(r"^[ \t]*## +([A-Za-z]+)[ \t]*\r?$", re.MULTILINE)
 _EDITOR_SUFFIXES = (".swp", ".swx", ".swo", "~", ".tmp")
 _DIGITS = re.compile(r"^[0-9]+$")
+_TEMP_NAME = re.compile(r"#(?:.*#)?\Z|[0-9]+\Z", re.DOTALL)
+"""Emacs autosaves and all-digit probe names (the rest of :func:`is_editor_temporary`)."""
 
 
 def looks_like_gnn(text: str) -> bool:
@@ -192,6 +194,10 @@ class Candidate(NamedTuple):
     stat: os.stat_result
 
 
+_new_candidate = tuple.__new__
+"""Builds a :class:`Candidate` without the generated ``__new__``'s keyword handling."""
+
+
 def _entry_name(entry: os.DirEntry[str]) -> str:
     return entry.name
 
@@ -235,7 +241,7 @@ class _Walker:
     def add_file(self, path: str, st: os.stat_result) -> None:
         if path not in self.seen_files:
             self.seen_files.add(path)
-            self.result.files.append(Candidate(path, st))
+            self.result.files.append(_new_candidate(Candidate, (path, st)))
 
     def walk_root(self, root: str) -> None:
         try:
@@ -298,8 +304,9 @@ class _Walker:
                 # Directory names are never editor temporaries ("2024" is a fine folder).
                 subdirs.append(path)
                 return
-            if not self.wanted(name.lower()) or is_editor_temporary(name):
-                return
+            if (not self.wanted(name.lower()) or name.endswith(_EDITOR_SUFFIXES)
+                    or _TEMP_NAME.match(name)):
+                return  # not a pattern match, or an editor temporary (is_editor_temporary)
             st = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             return  # vanished while we looked: it is simply not there

@@ -30,9 +30,11 @@ a source of truth: deleting it only costs the next rescan its shortcut.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +197,19 @@ def _under(path: str, prefixes: tuple[str, ...], roots: Sequence[str]) -> bool:
     return path.startswith(prefixes) or path in roots
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (the cache's lists and the outcomes hold no cycles;
+    at 10,000 files its passes over them cost about a third of the shortcut)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def unchanged_outcomes(registry_path: Path, found: Discovery,
                        roots: Sequence[str]) -> tuple[list[FileOutcome], int] | None:
     """The outcomes of a reconcile that changes nothing, or ``None`` (module docstring).
@@ -210,6 +225,12 @@ def unchanged_outcomes(registry_path: Path, found: Discovery,
     """
     if found.unlisted:
         return None
+    with _collector_paused():
+        return _unchanged(registry_path, found, roots)
+
+
+def _unchanged(registry_path: Path, found: Discovery,
+               roots: Sequence[str]) -> tuple[list[FileOutcome], int] | None:
     cache = _read(registry_path)
     if cache is None or not set(roots) <= set(cache.get("roots") or ()):
         return None

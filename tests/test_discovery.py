@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from registry.config import Config
-from registry.discovery import discover, is_ignored, looks_like_gnn
+from registry.discovery import discover, is_editor_temporary, is_ignored, looks_like_gnn
 
 GNN_HEAD = "## GNNSection\nX\n\n## ModelName\nY\n"
 
@@ -45,6 +45,16 @@ class TestCandidates:
                     ".git/x.md", "2024/kept.md", "kept.md"):
             (tmp_path / rel).write_text(GNN_HEAD)
         assert names(discover([tmp_path], Config()), tmp_path) == ["kept.md", "2024/kept.md"]
+
+    def test_walker_and_name_filter_agree_under_a_catch_all_pattern(self, tmp_path):
+        """With ``patterns = ["*"]`` the walk drops exactly the names is_editor_temporary does."""
+        names_on_disk = ["m.md.swp", "m.swx", "n.swo", "m.md~", "#m.md#", "#", "4913", "x.tmp",
+                         "12.md", "#draft", "draft#", "M.MD", "notes"]
+        for name in names_on_disk:
+            (tmp_path / name).write_text(GNN_HEAD)
+        found = names(discover([tmp_path], Config(patterns=("*",))), tmp_path)
+        assert sorted(found) == sorted(n for n in names_on_disk if not is_editor_temporary(n))
+        assert sorted(found) == ["#draft", "12.md", "M.MD", "draft#", "notes"]
 
     def test_ignore_patterns(self, tmp_path):
         """config.ignore_patterns match names and relative paths."""

@@ -37,6 +37,8 @@ FALLBACK_ID = "model"
 """The id used when nothing usable is left of a stem."""
 
 _HASH_LEN = 8
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")
+"""An ASCII stem that :func:`safe_id` returns unchanged (its fast path)."""
 _KEEP = frozenset("_-.")
 _LEADING = "._-"
 _MULTI_SEP = "--"
@@ -81,6 +83,13 @@ def safe_id(stem: str, *, limit: int = MAX_ID_BYTES) -> str:
         A non-empty id of at most ``limit`` bytes made of letters, digits, ``_``, ``-``
         and ``.``, not starting with ``.`` or ``-`` and never ``.`` or ``..``.
     """
+    if len(stem) <= limit and _PLAIN.match(stem):
+        return stem  # the common case: nothing to replace, strip or cut
+    return _general_safe_id(stem, limit)
+
+
+def _general_safe_id(stem: str, limit: int) -> str:
+    """:func:`safe_id` without its fast path."""
     text = unicodedata.normalize("NFC", stem)
     parts: list[str] = []
     pending = False

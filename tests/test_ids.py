@@ -8,10 +8,24 @@ from pathlib import PurePosixPath
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.ids import FALLBACK_ID, MAX_ID_BYTES, allocate_id, is_safe_id, safe_id, sub_model_id
+from registry.ids import (
+    FALLBACK_ID,
+    MAX_ID_BYTES,
+    _general_safe_id,
+    allocate_id,
+    is_safe_id,
+    safe_id,
+    sub_model_id,
+)
 
 
 class TestSafeId:
+    @given(st.text(alphabet=string.ascii_letters + string.digits + "_.-# ", max_size=120))
+    def test_fast_path_agrees_with_the_general_rules(self, stem):
+        """The ASCII shortcut returns what the character-by-character rules return."""
+        assert safe_id(stem) == _general_safe_id(stem, MAX_ID_BYTES)
+        assert safe_id(stem, limit=20) == _general_safe_id(stem, 20)
+
     def test_plain_stem_is_kept(self):
         """An ordinary stem is its own id."""
         assert safe_id("actinf_pomdp_agent") == "actinf_pomdp_agent"

@@ -27,6 +27,7 @@ import errno
 import os
 import secrets
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
@@ -38,6 +39,10 @@ FILE_MODE = 0o644
 """Permissions of every file the store writes."""
 
 TEMP_SUFFIX = ".tmp"
+
+Content = bytes | Iterable[bytes]
+"""A file's complete content: one ``bytes``, or its chunks in order (written as they come, so
+a large file never has to exist in memory as one object)."""
 
 _LINK_FALLBACK_ERRNOS = frozenset(
     {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
@@ -158,11 +163,12 @@ def fsync_dir(directory: Path, *, for_file: Path, step: str = "directory fsync")
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def _write_all(fd: int, data: Content) -> None:
+    for chunk in (data,) if isinstance(data, bytes) else data:
+        view = memoryview(chunk)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
 
 
 def _discard(tmp: str | Path) -> None:
@@ -171,12 +177,13 @@ def _discard(tmp: str | Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def write_atomic(path: Path, data: bytes, *, crash_points: bool = False) -> None:
+def write_atomic(path: Path, data: Content, *, crash_points: bool = False) -> None:
     """Replace ``path`` with ``data`` using the crash-safe recipe.
 
     Args:
         path: the target file.
-        data: its complete new content.
+        data: its complete new content (``bytes`` or an iterable of chunks; an exception
+            raised while producing a chunk removes the temp file and propagates as it is).
         crash_points: call the registry-write failpoints (only for the registry file).
 
     Raises:
@@ -199,14 +206,14 @@ def write_atomic(path: Path, data: bytes, *, crash_points: bool = False) -> None
     fsync_dir(directory, for_file=path)
 
 
-def write_temp(path: Path, data: bytes, *, fsync: bool = True,
+def write_temp(path: Path, data: Content, *, fsync: bool = True,
                crash_points: bool = False) -> str:
     """Steps 1-3 of the recipe for one file: a unique temp file beside ``path``, all of
     ``data`` written, fsynced (unless the caller batches durability), mode 0o644.
 
     Args:
         path: the target the temp file will replace.
-        data: the complete content.
+        data: the complete content (``bytes`` or an iterable of chunks).
         fsync: fsync the temp file (off only where the caller syncs a whole batch).
         crash_points: call the registry-write failpoints.
 
@@ -237,6 +244,9 @@ def write_temp(path: Path, data: bytes, *, fsync: bool = True,
     except OSError as exc:
         _discard(tmp)
         raise store_error(path, step, exc) from exc
+    except BaseException:  # a chunk producer failed: no temp file is left behind
+        _discard(tmp)
+        raise
     return tmp
 
 
@@ -369,6 +379,7 @@ __all__ = [
     "DIR_MODE",
     "FILE_MODE",
     "TEMP_SUFFIX",
+    "Content",
     "describe_oserror",
     "ensure_dir",
     "fsync_dir",

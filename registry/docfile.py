@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +47,7 @@ from registry.modelmap import (
     line_key,
 )
 from registry.records import RegistryDoc
+from registry.spill import Line, line_bytes, line_size
 
 INDEX_OPEN = b',"index":{'
 MIDDLE = b'\n},"models":{\n'
@@ -63,8 +66,77 @@ def _head(doc: RegistryDoc, count: int, model_sum: str, index_sum: str) -> dict[
             "index_checksum": index_sum}
 
 
+CHUNK_BYTES = 1 << 20
+"""About how many bytes :meth:`Encoding.chunks` joins into one chunk."""
+
+
+@dataclass(frozen=True, slots=True)
+class Encoding:
+    """The on-disk bytes of a document, produced in chunks (never as one object).
+
+    Attributes:
+        first_line: the file's first line without its newline (header and index opening).
+        size: the file's length in bytes.
+        index_lines: the index lines, sorted by id.
+        model_lines: the model lines, sorted by id (spilled ones are read as they are
+            written, see :mod:`registry.spill`).
+    """
+
+    first_line: bytes
+    size: int
+    index_lines: list[bytes]
+    model_lines: list[Line]
+
+    def chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """The file content in order, as pieces of about ``chunk_bytes`` bytes.
+
+        Args:
+            chunk_bytes: join lines until a piece holds at least this many bytes.
+
+        Yields:
+            Consecutive pieces; their concatenation is the file (:func:`encode`).
+        """
+        parts: list[bytes] = [self.first_line, b"\n"]
+        held = len(self.first_line) + 1
+        for lines, closing in ((self.index_lines, MIDDLE), (self.model_lines, END)):
+            for number, kept in enumerate(lines):
+                if number:
+                    parts.append(SEPARATOR)
+                line = line_bytes(kept)
+                parts.append(line)
+                held += len(line)
+                if held >= chunk_bytes:
+                    yield b"".join(parts)
+                    parts, held = [], 0
+            parts.append(closing)
+        yield b"".join(parts)
+
+
+def _section_size(lines: list[bytes] | list[Line]) -> int:
+    return sum(map(line_size, lines)) + len(SEPARATOR) * max(len(lines) - 1, 0)
+
+
+def encoding(doc: RegistryDoc) -> Encoding:
+    """The on-disk form of ``doc``, to write chunk by chunk (decoded entries are flushed
+    into their lines first).
+
+    Args:
+        doc: the document.
+
+    Returns:
+        Its :class:`Encoding` (the layout of the module docstring; the lines are shared with
+        ``doc.models``, nothing is copied).
+    """
+    index_lines, index_digests, model_lines, model_digests = doc.models.encoded()
+    head = _head(doc, len(model_lines), checksum(model_digests), checksum(index_digests))
+    first_line = dumps(head)[:-1] + INDEX_OPEN
+    size = (len(first_line) + 1 + _section_size(index_lines) + len(MIDDLE)
+            + _section_size(model_lines) + len(END))
+    return Encoding(first_line, size, index_lines, model_lines)
+
+
 def encode(doc: RegistryDoc) -> bytes:
-    """The on-disk bytes of ``doc`` (decoded entries are flushed into their lines first).
+    """The on-disk bytes of ``doc`` as one object (see :func:`encoding` to stream them).
 
     Args:
         doc: the document.
@@ -72,20 +144,7 @@ def encode(doc: RegistryDoc) -> bytes:
     Returns:
         The file content in the layout of the module docstring.
     """
-    index_lines, index_digests, model_lines, model_digests = doc.models.encoded()
-    head = _head(doc, len(model_lines), checksum(model_digests), checksum(index_digests))
-    parts: list[bytes] = [dumps(head)[:-1], INDEX_OPEN, b"\n"]
-    for number, line in enumerate(index_lines):
-        if number:
-            parts.append(SEPARATOR)
-        parts.append(line)
-    parts.append(MIDDLE)
-    for number, line in enumerate(model_lines):
-        if number:
-            parts.append(SEPARATOR)
-        parts.append(line)
-    parts.append(END)
-    return b"".join(parts)
+    return b"".join(encoding(doc).chunks())
 
 
 def _split(body: bytes) -> list[bytes]:
@@ -274,4 +333,5 @@ def read_index(path: Path) -> RegistryDoc | None:
         return None
 
 
-__all__ = ["InvalidRegistryError", "decode", "encode", "read_index"]
+__all__ = ["CHUNK_BYTES", "Encoding", "InvalidRegistryError", "decode", "encode", "encoding",
+           "read_index"]

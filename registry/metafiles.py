@@ -12,10 +12,12 @@ otherwise pay 10,000 file ``fsync`` calls plus one directory ``fsync`` per model
 
 * fewer than :data:`SMALL_BATCH` files (the service's usual case): the full recipe per file
   (fsync each temp file, rename, fsync each distinct directory), as cheap as it gets;
-* otherwise: write every temp file, one ``os.sync()`` (the data of all of them reaches the
-  disk in one journal commit), then the renames, then one more ``os.sync()`` so the renames
-  are durable too. Two global syncs cost far less than thousands of fsyncs, and a crash in
-  between leaves each file old or new (the temp files are cleaned up by the next writer).
+* otherwise: write every temp file (each body as it is produced, creating its directory
+  then, so the bodies are never all in memory at once), one ``os.sync()`` (the data of all
+  of them reaches the disk in one journal commit), then the renames, then one more
+  ``os.sync()`` so the renames are durable too. Two global syncs cost far less than
+  thousands of fsyncs, and a crash in between leaves each file old or new (the temp files
+  are cleaned up by the next writer).
 
 The body is indented for humans, but only at the top level and for the items of lists of
 objects (versions, history), each item compact on its own line: readable, diffable, and
@@ -26,10 +28,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from registry.atomic import (
+    DIR_MODE,
     fsync_dir,
     make_dirs,
     store_error,
@@ -73,40 +77,63 @@ def _discard(temps: list[str]) -> None:
             continue
 
 
-def write_metadata_files(items: list[tuple[Path, bytes]]) -> None:
+def _make_parent(directory: Path) -> bool:
+    """Create a metadata file's directory when missing; whether it was created."""
+    try:
+        os.mkdir(directory, DIR_MODE)  # noqa: PTH102 - one syscall in the common cases
+    except FileExistsError as exc:
+        if directory.is_dir():
+            return False
+        raise store_error(directory, "creating directory", exc) from exc
+    except FileNotFoundError:  # missing parents too
+        try:
+            make_dirs(directory)
+        except OSError as exc:
+            raise store_error(directory, "creating directory", exc) from exc
+    except OSError as exc:
+        raise store_error(directory, "creating directory", exc) from exc
+    return True
+
+
+def write_metadata_files(items: Iterable[tuple[Path, bytes]], *,
+                         count: int | None = None) -> None:
     """Replace many metadata files atomically, with batched durability (module docstring).
+
+    ``items`` may be lazy: each content is written to its temp file as soon as it is
+    produced and then dropped, so memory does not grow with the batch (a first scan writes
+    thousands of files in one batch).
 
     Args:
         items: ``(target, content)`` pairs; targets must be distinct.
+        count: how many pairs ``items`` yields (``items`` is made a list when ``None``).
 
     Raises:
         StoreError: the first failure; files already replaced stay replaced, no temp file
-            is left behind.
+            is left behind (also when producing an item raised another exception, which
+            then propagates as it is).
     """
-    if len(items) < SMALL_BATCH:
-        write_many(items, workers=max(1, len(items)))
-        return
+    if count is None or count < SMALL_BATCH:
+        listed = list(items)
+        if len(listed) < SMALL_BATCH:
+            write_many(listed, workers=max(1, len(listed)))
+            return
+        items = listed
     created: set[Path] = set()
-    for directory in sorted({path.parent for path, _data in items}):
-        if not directory.is_dir():
-            try:
-                make_dirs(directory)
-            except OSError as exc:
-                raise store_error(directory, "creating directory", exc) from exc
-            created.add(directory.parent)
-    temps: list[str] = []
+    temps: list[tuple[Path, str]] = []
     try:
         for path, data in items:
-            temps.append(write_temp(path, data, fsync=False))
-    except Exception:
-        _discard(temps)
+            if _make_parent(path.parent):
+                created.add(path.parent.parent)
+            temps.append((path, write_temp(path, data, fsync=False)))
+    except BaseException:
+        _discard([tmp for _path, tmp in temps])
         raise
     os.sync()
-    for index, ((path, _data), tmp) in enumerate(zip(items, temps, strict=True)):
+    for index, (path, tmp) in enumerate(temps):
         try:
             os.replace(tmp, path)  # noqa: PTH105 - the recipe's primitive, named as such
         except OSError as exc:
-            _discard(temps[index:])
+            _discard([rest for _path, rest in temps[index:]])
             raise store_error(path, "replace", exc) from exc
     os.sync()
     for directory in sorted(created):  # new model directories' parent: cheap, explicit

@@ -8,6 +8,10 @@ entry of only a few. :class:`ModelMap` therefore holds each model as its encoded
 caller, so it is re-encoded when the document is written (:meth:`ModelMap.flush`); comparing
 the new line with the old one tells which models really changed. :meth:`ModelMap.freeze`
 encodes one decoded entry early and drops the object, which bounds memory during a scan.
+Once a map has encoded more than :data:`registry.spill.SPILL_AFTER` bytes of new lines (a
+large first scan), further lines go to an unnamed temp file and the map keeps only where
+they are (:mod:`registry.spill`); an unchanged entry is recognised by its line's digest, so
+re-encoding it reads nothing back.
 
 Index rows: :func:`index_row` is a small dict of what those all-model callers need
 (``file_path``, ``sha256``, ``file_stat``, ``state``, ``deleted``, ``version``...). Rows are
@@ -30,11 +34,12 @@ from typing import Any
 
 from registry.entries import FileStat, ModelEntry
 from registry.errors import StoreError
+from registry.spill import SPILL_AFTER, Line, LineSpill, line_bytes, open_spill
 
 IndexRow = dict[str, Any]
 """One model's index row (see :func:`index_row`)."""
 
-LineSet = tuple[dict[str, bytes], dict[str, bytes]]
+LineSet = tuple[dict[str, Line], dict[str, bytes]]
 """``(lines, digests)``: encoded model lines by id and the SHA-256 digest of each line."""
 
 COMPUTED_RELATIONSHIP_TYPES: frozenset[str] = frozenset({
@@ -166,10 +171,12 @@ class ModelMap(MutableMapping[str, ModelEntry]):
         self._rows: dict[str, IndexRow | None] = {}
         self._row_lines: dict[str, bytes] = {}
         self._row_digests: dict[str, bytes] = {}
-        self._lines: dict[str, bytes] | None = {}
+        self._lines: dict[str, Line] | None = {}
         self._digests: dict[str, bytes] = {}
         self._live: dict[str, ModelEntry] = {}
         self._loader: Callable[[], LineSet] | None = None
+        self._held = 0  # bytes of lines this map encoded and keeps in memory
+        self._spill: LineSpill | None = None
         self._changed: set[str] = set()
         self._removed: set[str] = set()
         for model_id, entry in (entries or {}).items():
@@ -232,7 +239,7 @@ class ModelMap(MutableMapping[str, ModelEntry]):
             return entry
         if model_id not in self._rows:
             raise KeyError(model_id)
-        line = self._all_lines()[model_id]
+        line = line_bytes(self._all_lines()[model_id])
         start = len(key_prefix(model_id))
         entry = ModelEntry.from_dict(json.loads(line[start:]))
         self._live[model_id] = entry
@@ -288,7 +295,8 @@ class ModelMap(MutableMapping[str, ModelEntry]):
             return entry.to_dict()
         if model_id not in self._rows:
             raise KeyError(model_id)
-        value: dict[str, Any] = json.loads(self._all_lines()[model_id][len(key_prefix(model_id)):])
+        line = line_bytes(self._all_lines()[model_id])
+        value: dict[str, Any] = json.loads(line[len(key_prefix(model_id)):])
         return value
 
     def is_decoded(self, model_id: str) -> bool:
@@ -297,7 +305,7 @@ class ModelMap(MutableMapping[str, ModelEntry]):
 
     # -- encoding --------------------------------------------------------------------------
 
-    def _all_lines(self) -> dict[str, bytes]:
+    def _all_lines(self) -> dict[str, Line]:
         if self._lines is None:
             if self._loader is None:  # pragma: no cover - from_encoded requires one
                 msg = "model lines are not loaded"
@@ -306,13 +314,30 @@ class ModelMap(MutableMapping[str, ModelEntry]):
             self._loader = None
         return self._lines
 
+    def _keep(self, line: bytes) -> Line:
+        """``line`` as this map keeps it: in memory, or spilled past :data:`SPILL_AFTER`."""
+        if self._spill is None:
+            if self._held + len(line) <= SPILL_AFTER:
+                self._held += len(line)
+                return line
+            self._spill = open_spill()
+            self._held = -1 << 62  # never try again when no spill file could be made
+            if self._spill is None:
+                return line
+        try:
+            return self._spill.put(line)
+        except OSError:
+            self._spill = None
+            return line
+
     def _sync(self, model_id: str, entry: ModelEntry) -> bool:
         lines = self._all_lines()
         line = key_prefix(model_id) + dumps(entry.to_dict())
-        if lines.get(model_id) == line:
+        digest = digest_of(line)  # compared instead of the line: a spilled one is not read
+        if model_id in lines and self._digests.get(model_id) == digest:
             return False
-        lines[model_id] = line
-        self._digests[model_id] = digest_of(line)
+        lines[model_id] = self._keep(line)
+        self._digests[model_id] = digest
         row = index_row(entry)
         row_line = key_prefix(model_id) + dumps(row)
         self._row_lines[model_id] = row_line
@@ -358,8 +383,9 @@ class ModelMap(MutableMapping[str, ModelEntry]):
         self._changed, self._removed = set(), set()
         return changed, removed
 
-    def encoded(self) -> tuple[list[bytes], list[bytes], list[bytes], list[bytes]]:
-        """Index lines, their digests, model lines and their digests, sorted by id.
+    def encoded(self) -> tuple[list[bytes], list[bytes], list[Line], list[bytes]]:
+        """Index lines, their digests, model lines (spilled ones not read) and their digests,
+        sorted by id.
 
         Call :meth:`flush` first; decoded entries are flushed here too.
         """

@@ -26,17 +26,21 @@ Decisions where the brief was silent:
 * ``<registry>.lock.owner`` holds ``{"pid", "host", "actor", "since"}`` of the current holder;
   it is informational (written without fsync) and removed by its owner before release.
 * Metadata files are written for models whose JSON changed, plus any whose earlier write
-  failed in this process, plus any whose file is missing (one ``stat`` per model per write).
+  failed in this process, plus any whose file is missing (one ``stat`` per write for each
+  model not already due). Their bodies are built one at a time as they are written.
   Files of models that vanished from the document are left alone (models are
   tombstoned, not dropped, by the registry layer).
   They are derived copies of registry entries: the registry file is the durable record
   (field-notes: "the registry file is the source of truth"), so their durability is
   batched (see :func:`registry.metafiles.write_metadata_files`).
-* The document of our own last write (or full load) is kept in memory as encoded lines. A
+* The document of our own last write (or full load) is kept as encoded lines (in memory,
+  or spilled to an unnamed temp file by a large write, see :mod:`registry.spill`). A
   later ``load()`` or ``transaction()`` reuses it, without reading or verifying the file,
   when the file's device, inode, size, mtime_ns and first line (which holds the generation
   and the checksums) are unchanged; under the lock for a transaction. The service's
   save->registered latency then does not grow with the registry.
+* A commit streams the registry file to its temp file in chunks (never joined in memory)
+  and builds each metadata file's body just before writing it.
 * ``load_index()`` reads only the header and the index rows (the scanner's lock-free pass);
   the model lines are read from the same open file on first access.
 * ``restore()`` always keeps the current file as a backup first, even with backups turned
@@ -57,9 +61,9 @@ import structlog
 
 from registry import recovery
 from registry.atomic import remove_stale_temps, write_atomic
-from registry.backups import InvalidRegistryError, decode, encode, list_backups, make_backup
+from registry.backups import InvalidRegistryError, decode, list_backups, make_backup
 from registry.config import Config
-from registry.docfile import read_index
+from registry.docfile import encoding, read_index
 from registry.errors import StoreError
 from registry.failpoints import failpoint
 from registry.locking import RegistryLock
@@ -154,18 +158,27 @@ class RegistryStore:
             raise StoreError("cannot read the registry", path=str(self.path),
                              reason=exc.strerror or str(exc)) from exc
 
-    def _remember(self, doc: RegistryDoc, data: bytes) -> None:
-        """Cache ``doc`` (flushed, fully loaded) as the content of the file just read/written."""
+    def _remember(self, doc: RegistryDoc, first_line: bytes, size: int) -> None:
+        """Cache ``doc`` (flushed, fully loaded) as the content of the file just read/written.
+
+        Args:
+            doc: the document.
+            first_line: the file's first line (without the newline), as read or written.
+            size: the file's length, as read or written.
+        """
         self._cached = None
         try:
             st = self.path.stat()
         except OSError:
             return
-        if st.st_size != len(data):
+        if st.st_size != size:
             return
         with suppress(RuntimeError):
-            self._cached = _Cached(_file_key(st), data[:data.find(b"\n")], _head(doc),
+            self._cached = _Cached(_file_key(st), first_line, _head(doc),
                                    doc.models.copy_encoded())
+
+    def _remember_read(self, doc: RegistryDoc, data: bytes) -> None:
+        self._remember(doc, data[:data.find(b"\n")], len(data))
 
     def _from_cache(self) -> RegistryDoc | None:
         cached = self._cached
@@ -224,7 +237,7 @@ class RegistryStore:
         except InvalidRegistryError:
             pass
         else:
-            self._remember(doc, data)
+            self._remember_read(doc, data)
             return doc
         with self._lock.hold("recovery"):
             return self._load_locked()
@@ -242,7 +255,7 @@ class RegistryStore:
         except InvalidRegistryError as exc:
             doc = recovery.recover(self, str(exc))
         else:
-            self._remember(doc, data)
+            self._remember_read(doc, data)
             return doc
         self._cached = None
         if self.config.write_model_metadata:
@@ -297,26 +310,26 @@ class RegistryStore:
         loaded_generation = int(before[1])
         doc.generation = max(doc.generation, loaded_generation) + 1
         doc.updated_at = utc_now()
-        data = encode(doc)
+        data = encoding(doc)
         limit = int(self.config.max_registry_size * 1024 * 1024)
-        if len(data) > limit and self.prune_hook is not None and self.prune_hook(doc, limit):
-            data = encode(doc)
+        if data.size > limit and self.prune_hook is not None and self.prune_hook(doc, limit):
+            data = encoding(doc)
             more, gone = doc.models.take_changes()
             changed |= more
             removed |= gone
-        if len(data) > limit:
-            log.warning("registry_over_size", path=str(self.path), size=len(data), limit=limit)
+        if data.size > limit:
+            log.warning("registry_over_size", path=str(self.path), size=data.size, limit=limit)
         if self.config.write_model_metadata:
             for mid in changed:
                 check_model_id(mid)
         if backup_current and self.config.registry_backup and self.config.backup_count > 0:
             make_backup(self.path, self.backup_dir, loaded_generation, self.config.backup_count)
         self._cached = None
-        write_atomic(self.path, data, crash_points=True)
-        self._remember(doc, data)
+        write_atomic(self.path, data.chunks(), crash_points=True)  # streamed, never joined
+        self._remember(doc, data.first_line, data.size)
         failpoint("after_registry_write")
         log.info("registry_written", path=str(self.path), generation=doc.generation,
-                 models=len(doc.models), changed_models=len(changed), size=len(data),
+                 models=len(doc.models), changed_models=len(changed), size=data.size,
                  actor=actor)
         if self.config.write_model_metadata:
             self._write_metadata(doc, changed)
@@ -338,21 +351,28 @@ class RegistryStore:
         return self.config.registry_dir / model_id / f"{model_id}_metadata.json"
 
     def _write_metadata(self, doc: RegistryDoc, changed: set[str]) -> None:
-        todo = set(changed) | self._metadata_dirty
+        models = doc.models
+        todo = {mid for mid in changed | self._metadata_dirty if mid in models}
         base = os.fspath(self.config.registry_dir)
-        for mid in doc.models:  # plain stat calls: this runs on every write
-            try:
-                os.stat(f"{base}/{mid}/{mid}_metadata.json")  # noqa: PTH116 - hot loop
-            except OSError:
-                todo.add(mid)
-        pending = sorted(mid for mid in todo if mid in doc.models)
+        for mid in models:  # plain stat calls, only for models not already due: every write
+            if mid not in todo:
+                try:
+                    os.stat(f"{base}/{mid}/{mid}_metadata.json")  # noqa: PTH116 - hot loop
+                except OSError:
+                    todo.add(mid)
+        pending = sorted(todo)
         self._metadata_dirty = set(pending)
-        items = [(self.metadata_path(mid), metadata_body(doc.models.raw(mid)))
-                 for mid in pending]
-        for path, _body in items:  # crash leftovers of an earlier metadata write (we hold the lock)
-            remove_stale_temps(path.parent, path.name)
-        write_metadata_files(items)
+        write_metadata_files(self._metadata_items(doc, pending), count=len(pending))
         self._metadata_dirty.clear()
+
+    def _metadata_items(self, doc: RegistryDoc,
+                        pending: list[str]) -> Iterator[tuple[Path, bytes]]:
+        """Each pending model's target and body, built one at a time (never all held)."""
+        for mid in pending:
+            path = self.metadata_path(mid)
+            # Crash leftovers of an earlier metadata write (we hold the lock).
+            remove_stale_temps(path.parent, path.name)
+            yield path, metadata_body(doc.models.raw(mid))
 
 
     def write_summary(self, summary: dict[str, Any]) -> Path:

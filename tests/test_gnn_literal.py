@@ -12,6 +12,7 @@ from registry.gnn.literal import (
     read_literal,
     read_literal_fast,
     read_literal_slow,
+    read_matrix,
     shape_of,
 )
 from tests import strategies
@@ -166,3 +167,55 @@ class TestFastSlowAgree:
         fast = read_literal_fast(text)
         assert fast is not None
         assert fast == read_literal_slow(text)
+
+
+class TestReadMatrix:
+    """The whole-literal matrix reader agrees with the general reader, or declines."""
+
+    @staticmethod
+    def _agrees(text: str) -> bool:
+        """True when read_matrix accepted ``text``; asserts it matches the general reader."""
+        fast = read_matrix(text)
+        try:
+            slow = read_literal_slow(text)
+        except GnnParseError:
+            assert fast is None
+            return False
+        if fast is None:
+            return False
+        value, shape = fast
+        assert value == slow
+        assert shape_of(slow)[0] == shape
+        return True
+
+    @settings(max_examples=400)
+    @given(strategies.literals)
+    def test_generated_literals(self, text: str) -> None:
+        self._agrees(text)
+
+    @settings(max_examples=300)
+    @given(st.text(alphabet="0123456789.+-eE,(){} \n", max_size=60))
+    def test_arbitrary_literal_characters(self, text: str) -> None:
+        self._agrees(text)
+
+    @settings(max_examples=200)
+    @given(strategies.regular_literals)
+    def test_two_dimensional_layout_is_taken(self, text: str) -> None:
+        """``{(r), (r)}`` with rows of two or more numbers takes the fast path."""
+        assert self._agrees(text)
+
+    @pytest.mark.parametrize("text", [
+        "{((0.5, 0.5), (0.1, 0.9)), ((0.2, 0.8), (0.3, 0.7))}",
+        "{\n  ((1, 0), (0, 1)),\n  ((0, 1), (1, 0))\n}",
+    ])
+    def test_three_dimensional_layout_is_taken(self, text: str) -> None:
+        assert self._agrees(text)
+        assert read_matrix(text) is not None
+        assert read_matrix(text)[1] == (2, 2, 2)  # type: ignore[index]
+
+    @pytest.mark.parametrize("text", [
+        "{(0.5, 0.5), (0.1)}", "{(0.5,), (0.1,)}", "{(1, 2),}", "{(1)}", "(1, 2)",
+        "{(1, 2), ((3, 4), (5, 6))}", "{(1, 2) (3, 4)}", "{(π, 1)}",
+    ])
+    def test_other_layouts_are_declined(self, text: str) -> None:
+        assert read_matrix(text) is None

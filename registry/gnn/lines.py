@@ -24,6 +24,11 @@ from registry.gnn.model import (
     Section,
     TimeItem,
     Variable,
+    new_annotation,
+    new_connection,
+    new_model_parameter,
+    new_time_item,
+    new_variable,
 )
 
 NAME = r"[^\W\d][\w'+]*"
@@ -32,6 +37,13 @@ NAME = r"[^\W\d][\w'+]*"
 NAME_RE = re.compile(NAME)
 _NAME_MATCH = NAME_RE.fullmatch
 _DECLARATION = re.compile(rf"^({NAME})\[(.*)\]$")
+# The commonest declarations, read by one match: A[3,π,type=float] (no blanks, dimensions
+# that are names or ASCII integers of 1 to 18 digits without a leading zero).
+_DIM = rf"(?:[1-9][0-9]{{0,17}}|{NAME})"
+_PLAIN_DECLARATION = re.compile(rf"({NAME})\[({_DIM}(?:,{_DIM})*)(?:,type=(\w+))?\]")
+# The commonest Connections line, read by one match of the raw line: "a>b", one operator
+# between two names (blanks around allowed).
+_PLAIN_EDGE_LINE = re.compile(rf"\s*({NAME})\s*(<->|->|>|-|\|)\s*({NAME})\s*")
 _POSITIVE = re.compile(r"^[0-9]+$")
 _LABEL = re.compile(r"^[A-Za-z0-9_]+$")
 _KEY_VALUE = re.compile(rf"^({NAME})\s*=\s*(.*)$")
@@ -70,22 +82,16 @@ def split_comment(line: str) -> tuple[str, str | None]:
     return line[:cut].strip(), comment or None
 
 
-def _numbered(section: Section) -> list[tuple[int, str, str | None]]:
-    """The value lines of a section: ``(line number, code, comment)`` without blank lines."""
-    # split_comment, inlined: this runs once per body line of every read section.
-    result: list[tuple[int, str, str | None]] = []
-    line = section.body_start
+def _code_lines(section: Section) -> list[tuple[int, str]]:
+    """The value lines of a section without their comments: ``(line number, code)``."""
+    result: list[tuple[int, str]] = []
+    line = section.line
     for raw in section.body:
-        cut = raw.find("#")
-        if cut < 0:
-            code = raw.strip()
-            if code:
-                result.append((line, code, None))
-        else:
-            code = raw[:cut].strip()
-            if code:
-                result.append((line, code, raw[cut:].lstrip("#").strip() or None))
         line += 1
+        cut = raw.find("#")
+        code = (raw if cut < 0 else raw[:cut]).strip()
+        if code:
+            result.append((line, code))
     return result
 
 
@@ -103,6 +109,37 @@ def _declaration_problem(code: str) -> str:
     return f"{head!r} is not a valid name (letters, digits, _, ' and + only)"
 
 
+def _declaration(name: str, inner: str, line: int, comment: str | None,
+                 findings: list[Finding]) -> Variable:
+    """The declaration ``name[inner]``, read entry by entry (``GNN-E104`` into ``findings``)."""
+    dims: list[Dimension] = []
+    var_type: str | None = None
+    default: str | None = None
+    for part in inner.split(","):
+        entry = part.strip()
+        if "=" in entry:
+            key, _eq, value = entry.partition("=")
+            key = key.strip()
+            if key == "type":
+                var_type = value.strip()
+            elif key == "default":
+                default = value.strip()
+            continue
+        if entry.isdigit() and entry.isascii():
+            number = int(entry) if len(entry) <= 18 else 0
+            if number > 0:
+                dims.append(number)
+                continue
+        if _NAME_MATCH(entry) is not None:
+            dims.append(entry)
+        else:
+            why = ("is empty" if not entry else "is too large" if _POSITIVE.match(entry)
+                   else "is not a positive integer or a name")
+            findings.append(codes.BAD_DIMENSION.at(
+                line, f"dimension {entry!r} of variable {name!r} {why}"))
+    return new_variable(name, tuple(dims), var_type, line, default, comment)
+
+
 def read_state_space(section: Section) -> tuple[list[Variable], list[Finding]]:
     """Read the declarations of a StateSpaceBlock.
 
@@ -115,40 +152,36 @@ def read_state_space(section: Section) -> tuple[list[Variable], list[Finding]]:
     """
     variables: list[Variable] = []
     findings: list[Finding] = []
-    for line, code, comment in _numbered(section):
-        match = _DECLARATION.match(code)
+    declaration = _DECLARATION.match
+    plain_declaration = _PLAIN_DECLARATION.fullmatch
+    line = section.line
+    for raw in section.body:
+        # _code_lines with the comment kept, inlined (one declaration per line).
+        line += 1
+        cut = raw.find("#")
+        if cut < 0:
+            code = raw.strip()
+            comment = None
+        else:
+            code = raw[:cut].strip()
+            comment = raw[cut:].lstrip("#").strip() or None
+        if not code:
+            continue
+        plain = plain_declaration(code)
+        if plain is not None:
+            name, inner, var_type = plain.groups()
+            # A dimension starting with an ASCII digit is a number (a name never does).
+            variables.append(new_variable(
+                name, tuple([int(dim) if dim[0] <= "9" else dim for dim in inner.split(",")]),
+                var_type, line, None, comment))
+            continue
+        match = declaration(code)
         if match is None:
             findings.append(codes.BAD_DECLARATION.at(line, (
                 f"StateSpaceBlock line {code[:80]!r} is not a declaration NAME[dims, type=T]: "
                 f"{_declaration_problem(code)}")))
             continue
-        name, inner = match.group(1), match.group(2)
-        dims: list[Dimension] = []
-        var_type: str | None = None
-        default: str | None = None
-        for part in inner.split(","):
-            entry = part.strip()
-            if "=" in entry:
-                key, _eq, value = entry.partition("=")
-                key = key.strip()
-                if key == "type":
-                    var_type = value.strip()
-                elif key == "default":
-                    default = value.strip()
-                continue
-            if entry.isdigit() and entry.isascii():
-                number = int(entry) if len(entry) <= 18 else 0
-                if number > 0:
-                    dims.append(number)
-                    continue
-            if _NAME_MATCH(entry) is not None:
-                dims.append(entry)
-            else:
-                why = ("is empty" if not entry else "is too large" if _POSITIVE.match(entry)
-                       else "is not a positive integer or a name")
-                findings.append(codes.BAD_DIMENSION.at(
-                    line, f"dimension {entry!r} of variable {name!r} {why}"))
-        variables.append(Variable(name, tuple(dims), var_type, line, default, comment))
+        variables.append(_declaration(match.group(1), match.group(2), line, comment, findings))
     return variables, findings
 
 
@@ -165,6 +198,50 @@ def _endpoints(side: str) -> list[str] | None:
     return names
 
 
+def _edge_line(code: str, line: int, edges: list[Connection], findings: list[Finding]) -> None:
+    """Read one Connections line (comment removed) into ``edges`` or ``findings``."""
+    name_match = _NAME_MATCH
+    # The first of OPERATORS in the line ("<->" and "->" contain ">").
+    if ">" in code:
+        operator: str | None = "<->" if "<->" in code else "->" if "->" in code else ">"
+    else:
+        operator = "-" if "-" in code else "|" if "|" in code else None
+    if operator is None:
+        findings.append(codes.BAD_CONNECTION.at(line, (
+            f"Connections line {code[:80]!r} has no operator (>, ->, -, <->, |)")))
+        return
+    left, right = code.split(operator, 1)
+    label: str | None = None
+    if ":" in right:
+        right, label = right.split(":", 1)
+        label = label.strip()
+        if not _LABEL.match(label):
+            findings.append(codes.BAD_CONNECTION.at(line, (
+                f"Connections line {code[:80]!r}: label {label!r} must be letters, "
+                "digits or _")))
+            return
+    directed = operator in DIRECTED
+    source, target = left.strip(), right.strip()
+    if name_match(source) is not None and name_match(target) is not None:
+        edges.append(new_connection(source, target, directed, line, operator, label))
+        return
+    sources, targets = _endpoints(left), _endpoints(right)
+    if sources is None or targets is None:
+        side = left if sources is None else right
+        findings.append(codes.BAD_CONNECTION.at(line, (
+            f"Connections line {code[:80]!r}: {side.strip()[:40]!r} before/after "
+            f"{operator!r} is not a name or a group (a, b) of names")))
+        return
+    if len(sources) == 1 and len(targets) == 1:
+        edges.append(new_connection(sources[0], targets[0], directed, line, operator, label))
+        return
+    edges.extend(
+        new_connection(source, target, directed, line, operator, label)
+        for source in sources
+        for target in targets
+    )
+
+
 def read_connections(section: Section) -> tuple[list[Connection], list[Finding]]:
     """Read the edges of a Connections section, expanding groups into single edges.
 
@@ -177,42 +254,20 @@ def read_connections(section: Section) -> tuple[list[Connection], list[Finding]]
     """
     edges: list[Connection] = []
     findings: list[Finding] = []
-    for line, code, _comment in _numbered(section):
-        operator = None
-        for candidate in OPERATORS:
-            if candidate in code:
-                operator = candidate
-                break
-        if operator is None:
-            findings.append(codes.BAD_CONNECTION.at(line, (
-                f"Connections line {code[:80]!r} has no operator (>, ->, -, <->, |)")))
+    plain_line = _PLAIN_EDGE_LINE.fullmatch
+    line = section.line
+    for raw in section.body:
+        line += 1
+        plain = plain_line(raw)  # "a>b": one operator between two names
+        if plain is not None:
+            source, operator, target = plain.groups()
+            edges.append(new_connection(
+                source, target, operator in DIRECTED, line, operator, None))
             continue
-        left, right = code.split(operator, 1)
-        label: str | None = None
-        if ":" in right:
-            right, label = right.split(":", 1)
-            label = label.strip()
-            if not _LABEL.match(label):
-                findings.append(codes.BAD_CONNECTION.at(line, (
-                    f"Connections line {code[:80]!r}: label {label!r} must be letters, "
-                    "digits or _")))
-                continue
-        sources, targets = _endpoints(left), _endpoints(right)
-        if sources is None or targets is None:
-            side = left if sources is None else right
-            findings.append(codes.BAD_CONNECTION.at(line, (
-                f"Connections line {code[:80]!r}: {side.strip()[:40]!r} before/after "
-                f"{operator!r} is not a name or a group (a, b) of names")))
-            continue
-        directed = operator in DIRECTED
-        if len(sources) == 1 and len(targets) == 1:
-            edges.append(Connection(sources[0], targets[0], directed, line, operator, label))
-            continue
-        edges.extend(
-            Connection(source, target, directed, line, operator, label)
-            for source in sources
-            for target in targets
-        )
+        cut = raw.find("#")
+        code = (raw if cut < 0 else raw[:cut]).strip()
+        if code:
+            _edge_line(code, line, edges, findings)
     return edges, findings
 
 
@@ -228,17 +283,17 @@ def read_time(section: Section) -> tuple[list[TimeItem], list[Finding]]:
     """
     items: list[TimeItem] = []
     findings: list[Finding] = []
-    for line, code, _comment in _numbered(section):
+    for line, code in _code_lines(section):
         kv = _KEY_VALUE.match(code)
         if kv is not None and kv.group(2):
             key, value = kv.group(1), kv.group(2).strip()
-            items.append(TimeItem(key, value, line))
+            items.append(new_time_item(key, value, line))
             if key.lower() not in TIME_KEYS:
                 findings.append(codes.BAD_TIME_LINE.at(
                     line, f"Time setting {key!r} is not one of Time, DiscreteTime, "
                     "ContinuousTime, ModelTimeHorizon"))
         elif is_name(code):
-            items.append(TimeItem(code, None, line))
+            items.append(new_time_item(code, None, line))
             if code.lower() not in TIME_WORDS:
                 findings.append(codes.BAD_TIME_LINE.at(
                     line, f"Time word {code!r} is not one of Static, Dynamic, Discrete, "
@@ -259,10 +314,10 @@ def read_annotations(section: Section) -> list[Annotation]:
         The annotations in order; lines of another form are left out (no finding).
     """
     result: list[Annotation] = []
-    for line, code, _comment in _numbered(section):
+    for line, code in _code_lines(section):
         kv = _KEY_VALUE.match(code)
         if kv is not None and kv.group(2).strip():
-            result.append(Annotation(kv.group(1), kv.group(2).strip(), line))
+            result.append(new_annotation(kv.group(1), kv.group(2).strip(), line))
     return result
 
 
@@ -278,13 +333,13 @@ def read_model_parameters(section: Section) -> tuple[list[ModelParameter], list[
     """
     result: list[ModelParameter] = []
     findings: list[Finding] = []
-    for line, code, _comment in _numbered(section):
+    for line, code in _code_lines(section):
         match = _MP_KEY.match(code)
         if match is None or not match.group(2).strip():
             findings.append(codes.BAD_MODEL_PARAMETER_LINE.at(
                 line, f"ModelParameters line {code[:80]!r} is not 'key: value'"))
             continue
-        result.append(ModelParameter(match.group(1), match.group(2).strip(), line))
+        result.append(new_model_parameter(match.group(1), match.group(2).strip(), line))
     return result, findings
 
 

@@ -10,6 +10,7 @@ Line numbers are 1-based and always refer to the *file* (not to a block of a mul
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -242,6 +243,111 @@ class GnnFile:
         return len(self.models) > 1
 
 
+# Fast constructors for the parser. A frozen dataclass's generated __init__ sets each field
+# with object.__setattr__; these set the slots through their descriptors instead, which is
+# two to three times faster. Each gives exactly the object the class call gives (a test
+# compares them); the parser builds tens of these per model.
+
+_Setter = Callable[[object, object], None]
+_new = object.__new__
+
+
+def _setters(cls: type, *names: str) -> tuple[_Setter, ...]:
+    """The ``__set__`` of the slot descriptors ``names`` of a slotted class."""
+    return tuple(getattr(cls, name).__set__ for name in names)
+
+
+_SEC_NAME, _SEC_LINE, _SEC_BODY = _setters(Section, "name", "line", "body")
+_VAR_NAME, _VAR_DIMS, _VAR_TYPE, _VAR_LINE, _VAR_DEFAULT, _VAR_COMMENT = _setters(
+    Variable, "name", "dims", "type", "line", "default", "comment")
+_CON_SOURCE, _CON_TARGET, _CON_DIRECTED, _CON_LINE, _CON_OPERATOR, _CON_LABEL = _setters(
+    Connection, "source", "target", "directed", "line", "operator", "label")
+_PAR_NAME, _PAR_RAW, _PAR_VALUE, _PAR_SHAPE, _PAR_LINE, _PAR_END, _PAR_RAGGED = _setters(
+    Parameter, "name", "raw", "value", "shape", "line", "end_line", "ragged")
+_TIME_KEY, _TIME_VALUE, _TIME_LINE = _setters(TimeItem, "key", "value", "line")
+_ANN_NAME, _ANN_TERM, _ANN_LINE = _setters(Annotation, "name", "term", "line")
+_MP_KEY, _MP_VALUE, _MP_LINE = _setters(ModelParameter, "key", "value", "line")
+
+
+def new_section(name: str, line: int, body: tuple[str, ...]) -> Section:
+    """``Section(name, line, body)``, built faster."""
+    obj = _new(Section)
+    _SEC_NAME(obj, name)
+    _SEC_LINE(obj, line)
+    _SEC_BODY(obj, body)
+    return obj
+
+
+def new_variable(  # noqa: PLR0917 - positional, as the class call it replaces
+        name: str, dims: tuple[Dimension, ...], type_: str | None, line: int,
+        default: str | None, comment: str | None) -> Variable:
+    """``Variable(name, dims, type_, line, default, comment)``, built faster."""
+    obj = _new(Variable)
+    _VAR_NAME(obj, name)
+    _VAR_DIMS(obj, dims)
+    _VAR_TYPE(obj, type_)
+    _VAR_LINE(obj, line)
+    _VAR_DEFAULT(obj, default)
+    _VAR_COMMENT(obj, comment)
+    return obj
+
+
+def new_connection(  # noqa: PLR0917 - positional, as the class call it replaces
+        source: str, target: str, directed: bool, line: int, operator: str,
+        label: str | None) -> Connection:
+    """``Connection(source, target, directed, line, operator, label)``, built faster."""
+    obj = _new(Connection)
+    _CON_SOURCE(obj, source)
+    _CON_TARGET(obj, target)
+    _CON_DIRECTED(obj, directed)
+    _CON_LINE(obj, line)
+    _CON_OPERATOR(obj, operator)
+    _CON_LABEL(obj, label)
+    return obj
+
+
+def new_parameter(  # noqa: PLR0917 - positional, as the class call it replaces
+        name: str, raw: str, value: NestedValue | None, shape: tuple[int, ...] | None,
+        line: int, end_line: int, ragged: bool) -> Parameter:
+    """``Parameter(name, raw, value, shape, line, end_line, ragged)``, built faster."""
+    obj = _new(Parameter)
+    _PAR_NAME(obj, name)
+    _PAR_RAW(obj, raw)
+    _PAR_VALUE(obj, value)
+    _PAR_SHAPE(obj, shape)
+    _PAR_LINE(obj, line)
+    _PAR_END(obj, end_line)
+    _PAR_RAGGED(obj, ragged)
+    return obj
+
+
+def new_time_item(key: str, value: str | None, line: int) -> TimeItem:
+    """``TimeItem(key, value, line)``, built faster."""
+    obj = _new(TimeItem)
+    _TIME_KEY(obj, key)
+    _TIME_VALUE(obj, value)
+    _TIME_LINE(obj, line)
+    return obj
+
+
+def new_annotation(name: str, term: str, line: int) -> Annotation:
+    """``Annotation(name, term, line)``, built faster."""
+    obj = _new(Annotation)
+    _ANN_NAME(obj, name)
+    _ANN_TERM(obj, term)
+    _ANN_LINE(obj, line)
+    return obj
+
+
+def new_model_parameter(key: str, value: str, line: int) -> ModelParameter:
+    """``ModelParameter(key, value, line)``, built faster."""
+    obj = _new(ModelParameter)
+    _MP_KEY(obj, key)
+    _MP_VALUE(obj, value)
+    _MP_LINE(obj, line)
+    return obj
+
+
 __all__ = [
     "Annotation",
     "Connection",
@@ -257,4 +363,11 @@ __all__ = [
     "Severity",
     "TimeItem",
     "Variable",
+    "new_annotation",
+    "new_connection",
+    "new_model_parameter",
+    "new_parameter",
+    "new_section",
+    "new_time_item",
+    "new_variable",
 ]

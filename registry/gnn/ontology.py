@@ -43,7 +43,8 @@ def is_known_term(term: str) -> bool:
     Returns:
         True when the term (case-insensitively) is in the vocabulary.
     """
-    return term.strip().casefold() in _folded_terms()
+    # A term written as in the vocabulary is known without being folded.
+    return term in ontology_terms() or term.strip().casefold() in _folded_terms()
 
 
 __all__ = ["is_known_term", "ontology_terms"]

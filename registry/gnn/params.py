@@ -18,18 +18,12 @@ import re
 from registry.errors import GnnParseError
 from registry.gnn import codes
 from registry.gnn.lines import NAME
-from registry.gnn.literal import read_literal, shape_of
-from registry.gnn.model import Finding, NestedValue, Parameter, Section
+from registry.gnn.literal import read_literal, read_matrix, shape_of
+from registry.gnn.model import Finding, NestedValue, Parameter, Section, new_parameter
 
 _STATEMENT = re.compile(rf"^\s*({NAME})\s*=(.*)$", re.DOTALL)
-# Blank (only str.isspace characters, as strip() removes) or a comment line.
-_BLANK_OR_COMMENT = re.compile(r"\s*(?:#|\Z)").match
-
-
-def _cut(line: str) -> str:
-    """``line`` without its inline ``#`` comment and trailing blanks."""
-    cut = line.find("#")
-    return (line if cut < 0 else line[:cut]).rstrip()
+MATRIX_LIMIT = 16_384
+"""Longest value text (characters) read with :func:`registry.gnn.literal.read_matrix`."""
 
 
 def _balance(text: str) -> int:
@@ -47,6 +41,12 @@ def read_value(raw: str) -> tuple[NestedValue | None, tuple[int, ...] | None, bo
         ``(value, shape, ragged)``: ``value`` is ``None`` when the text is not a numeric
         literal; ``shape`` is ``None`` when there is no value or it is ragged.
     """
+    # The commonest layouts, value and shape in one step. A large literal is read row by row
+    # (read_literal's fast path): its per-row work is small next to the numbers, and the
+    # row-sized temporary strings stay in the CPU cache.
+    matrix = read_matrix(raw) if len(raw) <= MATRIX_LIMIT else None
+    if matrix is not None:
+        return matrix[0], matrix[1], False
     try:
         value = read_literal(raw)
     except GnnParseError:
@@ -58,7 +58,7 @@ def read_value(raw: str) -> tuple[NestedValue | None, tuple[int, ...] | None, bo
 def _make(name: str, parts: list[str], line: int, end_line: int) -> Parameter:
     raw = "\n".join(parts).strip()
     value, shape, ragged = read_value(raw)
-    return Parameter(name, raw, value, shape, line, end_line, ragged)
+    return new_parameter(name, raw, value, shape, line, end_line, ragged)
 
 
 def read_parameters(section: Section) -> tuple[list[Parameter], list[Finding]]:
@@ -77,15 +77,25 @@ def read_parameters(section: Section) -> tuple[list[Parameter], list[Finding]]:
     parts: list[str] = []
     start = end = 0
     depth = 0
-    for offset, raw_line in enumerate(section.body):
-        line = section.body_start + offset
-        if _BLANK_OR_COMMENT(raw_line):  # reads only the line's start (rows can be 40 kB)
-            continue
-        text = _cut(raw_line)
+    line = section.line
+    # Comment cutting and _balance inlined: this loop runs once per line of every literal.
+    for raw_line in section.body:
+        line += 1
+        cut = raw_line.find("#")
+        if cut < 0:
+            text = raw_line.rstrip()
+            if not text:  # blank
+                continue
+        else:
+            text = raw_line[:cut]
+            if not text or text.isspace():  # a comment line
+                continue
+            text = text.rstrip()
         if depth > 0:
             parts.append(text)
             end = line
-            depth += _balance(text)
+            depth += (text.count("{") + text.count("(")
+                      - text.count("}") - text.count(")"))
             if depth <= 0:
                 params.append(_make(name, parts, start, end))
                 depth = 0
@@ -112,4 +122,4 @@ def read_parameters(section: Section) -> tuple[list[Parameter], list[Finding]]:
     return params, findings
 
 
-__all__ = ["read_parameters", "read_value"]
+__all__ = ["MATRIX_LIMIT", "read_parameters", "read_value"]

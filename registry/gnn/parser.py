@@ -28,6 +28,7 @@ W110 for ModelParameters lines, W111 for Time lines); everything semantic is the
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from registry.errors import GnnParseError
 from registry.gnn import codes
@@ -47,9 +48,9 @@ from registry.gnn.model import (
     GnnModel,
     ModelParameter,
     Parameter,
-    Section,
     TimeItem,
     Variable,
+    new_section,
 )
 from registry.gnn.params import read_parameters
 
@@ -57,7 +58,10 @@ _BOM = b"\xef\xbb\xbf"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Necessary conditions for heading_name / is_rule_line (\s is str.isspace, as strip uses).
 _HEADING_START = re.compile(r"\s*## ").match
-_RULE_START = re.compile(r"\s*---").match
+_LINE_START = {"## ": _HEADING_START, "---": re.compile(r"\s*---").match}
+LONG_LINES = 256
+"""Average line length from which :func:`_line_starts` tests each line's start instead of
+searching the whole text (a file of 40 kB matrix rows)."""
 
 
 def split_lines(text: str) -> list[str]:
@@ -69,14 +73,62 @@ def split_lines(text: str) -> list[str]:
     Returns:
         The lines without their line breaks (``[]`` for empty text).
     """
+    return _split(_lf_only(text))
+
+
+def _lf_only(text: str) -> str:
+    """``text`` with every CRLF and lone CR turned into LF."""
+    if "\r" in text:
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _split(text: str) -> list[str]:
+    """:func:`split_lines` of a text already passed through :func:`_lf_only`."""
     if not text:
         return []
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
     return lines
+
+
+def _line_starts(marker: str, text: str, lines: list[str], begin: int = 0) -> list[int]:
+    """0-based indexes of the lines of ``text`` (LF only) that start, after blanks
+    (``str.isspace``), with ``marker``.
+
+    C-speed searches for the marker find the candidate lines (a heading or ``---`` line is
+    a few among a hundred); each line is looked at once, from its first occurrence. When
+    lines are long on average, only each line's start is tested instead.
+
+    Args:
+        marker: ``"## "`` or ``"---"``.
+        text: the text.
+        lines: its lines (:func:`_split` of ``text``).
+        begin: the first line index to report.
+
+    Returns:
+        The matching line indexes ``>= begin``, in order.
+    """
+    if len(text) > LONG_LINES * len(lines):
+        start = _LINE_START[marker]
+        return [index for index in range(begin, len(lines)) if start(lines[index])]
+    out: list[int] = []
+    index = counted = 0
+    find, rfind, count = text.find, text.rfind, text.count
+    position = find(marker)
+    while position >= 0:
+        line_start = rfind("\n", 0, position) + 1
+        if line_start == position or text[line_start:position].isspace():
+            index += count("\n", counted, position)
+            counted = position
+            if index >= begin:
+                out.append(index)
+        line_end = find("\n", position)
+        if line_end < 0:
+            break
+        position = find(marker, line_end + 1)
+    return out
 
 
 def heading_name(line: str) -> str | None:
@@ -159,42 +211,50 @@ def parse_text(text: str) -> GnnFile:
     """
     if not isinstance(text, str):
         raise GnnParseError(f"parse_text needs str, not {type(text).__name__}")
-    text = text.removeprefix("\ufeff")
-    lines = split_lines(text)
+    text = _lf_only(text.removeprefix("\ufeff"))
+    lines = _split(text)
     count = len(lines)
     nul = text.find("\x00")
     if nul >= 0:
         line = len(_LINE_BREAK.findall(text[:nul])) + 1
         finding = codes.NOT_TEXT.at(line, f"the file is not text: a NUL character on line {line}")
         return GnnFile(models=(), findings=(finding,), line_count=count)
-    if not text.strip():
+    if not text or text.isspace():  # (text.strip() would copy the text)
         finding = codes.NOT_GNN.at(None, "the file is empty")
         return GnnFile(models=(), findings=(finding,), line_count=count)
     front = read_front_matter(lines)
     findings: list[Finding] = list(front.findings)
     start = front.body_start
-    names = heading_names(lines)
-    if not any(name is not None for name in names[start:]):
+    # Headings: the candidate lines found by one scan of the text, confirmed one by one.
+    names: list[str | None] = [None] * count
+    heads: list[int] = []
+    for index in _line_starts("## ", text, lines):
+        name = heading_name(lines[index])
+        if name is not None:
+            names[index] = name
+            heads.append(index)
+    if not heads or heads[-1] < start:
         findings.append(codes.NOT_GNN.at(
             None, "the file has no '## ' section heading, so it is not a GNN model"))
         return GnnFile(models=(), front_matter=front.values, front_matter_line=front.line,
                        findings=tuple(findings), line_count=count)
-    blocks = _split_models(lines, names, start, split_all=front.line is not None)
+    rules = [index for index in _line_starts("---", text, lines, start)
+             if is_rule_line(lines[index])]
+    blocks = _split_models(lines, names, rules, start, split_all=front.line is not None)
     models = tuple(
-        _parse_model(lines, names, first, last, index)
+        _parse_model(lines, names, heads, first, last, index=index)
         for index, (first, last) in enumerate(blocks)
     )
     return GnnFile(models=models, front_matter=front.values, front_matter_line=front.line,
                    findings=tuple(findings), line_count=count)
 
 
-def _split_models(lines: list[str], names: list[str | None], start: int, *,
-                  split_all: bool) -> list[tuple[int, int]]:
-    """Index ranges ``[first, last)`` of the model blocks (see the module docstring)."""
-    # A rule line starts with "---" after blanks (a test of the line's start only).
-    rule_start = _RULE_START
-    rules = [i for i in range(start, len(lines))
-             if rule_start(lines[i]) and is_rule_line(lines[i])]
+def _split_models(lines: list[str], names: list[str | None], rules: list[int], start: int,
+                  *, split_all: bool) -> list[tuple[int, int]]:
+    """Index ranges ``[first, last)`` of the model blocks (see the module docstring).
+
+    ``rules`` are the indexes of the ``---`` lines from ``start`` on.
+    """
     if not rules:
         blocks = [(start, len(lines))]
     else:
@@ -234,13 +294,14 @@ def _blocks_at_rules(names: list[str | None], rules: list[int], start: int, end:
     return blocks
 
 
-def _parse_model(lines: list[str], names: list[str | None], first: int, last: int,
-                 index: int) -> GnnModel:
-    """Parse the lines ``[first, last)`` (0-based) as one model."""
-    heads = [i for i in range(first, last) if names[i] is not None]
+def _parse_model(lines: list[str], names: list[str | None], all_heads: list[int], first: int,
+                 last: int, *, index: int) -> GnnModel:
+    """Parse the lines ``[first, last)`` (0-based) as one model (``all_heads``: the file's
+    heading lines, sorted)."""
+    heads = all_heads[bisect_left(all_heads, first):bisect_left(all_heads, last)]
     preamble = tuple(lines[first:heads[0] if heads else last])
     bounds = [*heads[1:], last] if heads else []
-    sections = [Section(names[head] or "", head + 1, tuple(lines[head + 1:stop]))
+    sections = [new_section(names[head] or "", head + 1, tuple(lines[head + 1:stop]))
                 for head, stop in zip(heads, bounds, strict=True)]
     variables: list[Variable] = []
     connections: list[Connection] = []

@@ -70,7 +70,9 @@ def check_types(ctx: ModelContext) -> Iterator[Finding]:
         One finding per unknown type.
     """
     for var in ctx.model.variables:
-        if var.type is not None and var.type.strip().casefold() not in KNOWN_TYPES:
+        # A type written as known ("float") is known without being folded.
+        if (var.type is not None and var.type not in KNOWN_TYPES
+                and var.type.strip().casefold() not in KNOWN_TYPES):
             yield UNKNOWN_TYPE.at(
                 var.line,
                 f"variable '{var.name}' has unknown type '{var.type}' "
@@ -141,7 +143,10 @@ def check_connection_endpoints(ctx: ModelContext) -> Iterator[Finding]:
         One finding per undeclared name per connection line.
     """
     reported: set[tuple[str, int]] = set()
+    declared = ctx.declared
     for edge in ctx.model.connections:
+        if edge.source in declared and edge.target in declared:
+            continue
         for name in (edge.source, edge.target):
             if name in ctx.declared or (name, edge.line) in reported:
                 continue

@@ -44,22 +44,23 @@ def check_parameter_shapes(ctx: ModelContext) -> Iterator[Finding]:
     Returns:
         One finding per mismatching or ragged literal.
     """
+    declared_vars = ctx.declared
+    resolve = ctx.resolver.resolve
     for param in ctx.model.parameters:
-        var = ctx.declared.get(param.name)
-        declared_text = f" (declared {var.name}{format_dims(var.dims)})" if var else ""
+        var = declared_vars.get(param.name)
         if param.ragged:
+            declared_text = f" (declared {var.name}{format_dims(var.dims)})" if var else ""
             yield SHAPE_MISMATCH.at(
                 param.line,
                 f"value of '{param.name}' is ragged: groups at the same depth have different "
                 f"numbers of elements{declared_text}")
             continue
-        if var is None or param.shape is None:
-            continue
-        declared = ctx.resolver.resolve(var.dims)
-        if declared is None:
-            continue
         shape = param.shape
-        if shape in accepted_shapes(declared):
+        if var is None or shape is None:
+            continue
+        declared = resolve(var.dims)
+        # The declared shape is the first accepted one: the common case needs no list.
+        if declared is None or shape == declared or shape in accepted_shapes(declared):
             continue
         symbolic = any(isinstance(dim, str) for dim in var.dims)
         meaning = f" = {format_dims(declared)}" if symbolic else ""

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from registry.gnn.model import Dimension, ModelParameter, Variable
 
@@ -135,8 +136,10 @@ class DimensionResolver:
         return tuple(out)
 
 
+@lru_cache(maxsize=1024)
 def accepted_shapes(declared: Shape) -> tuple[Shape, ...]:
-    """Every literal shape accepted for a declaration, the declared shape first.
+    """Every literal shape accepted for a declaration, the declared shape first (cached: a
+    corpus has few distinct declared shapes).
 
     Args:
         declared: the resolved declared shape.

@@ -40,6 +40,7 @@ from typing import NamedTuple
 import structlog
 
 from registry.config import Config
+from registry.scanio import FileInfo, file_info
 
 log = structlog.get_logger(__name__)
 
@@ -191,7 +192,7 @@ class Candidate(NamedTuple):
     """A regular file that may be a GNN model: absolute path and its ``lstat`` result."""
 
     path: str
-    stat: os.stat_result
+    stat: FileInfo
 
 
 _new_candidate = tuple.__new__
@@ -241,7 +242,7 @@ class _Walker:
     def add_file(self, path: str, st: os.stat_result) -> None:
         if path not in self.seen_files:
             self.seen_files.add(path)
-            self.result.files.append(_new_candidate(Candidate, (path, st)))
+            self.result.files.append(_new_candidate(Candidate, (path, file_info(st))))
 
     def walk_root(self, root: str) -> None:
         try:

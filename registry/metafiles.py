@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,41 @@ SMALL_BATCH = 8
 
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 """One encoder for the process (``json.dumps`` with options builds a new one per call)."""
+
+
+_lenient = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str).encode
+
+
+def readable_chunks(data: dict[str, Any], *, chunk: int = 1 << 16) -> Iterator[bytes]:
+    """``data`` in the layout of :func:`metadata_body`, as UTF-8 chunks of about ``chunk``
+    characters (for a large document such as a scan summary listing 10,000 changes, which is
+    then never held whole in memory). Values JSON cannot encode are written with ``str``.
+
+    Args:
+        data: a JSON-ready dict.
+        chunk: the size to gather before yielding.
+
+    Yields:
+        Consecutive pieces of the document.
+    """
+    parts: list[str] = ["{\n"]
+    size = 0
+    for number, (key, value) in enumerate(data.items()):
+        parts.append(("" if number == 0 else ",\n") + f"  {_lenient(key)}: ")
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            parts.append("[\n")
+            for index, item in enumerate(value):
+                text = ("" if index == 0 else ",\n") + "    " + _lenient(item)
+                parts.append(text)
+                size += len(text)
+                if size >= chunk:
+                    yield "".join(parts).encode("utf-8")
+                    parts, size = [], 0
+            parts.append("\n  ]")
+        else:
+            parts.append(_lenient(value))
+    parts.append("\n}\n")
+    yield "".join(parts).encode("utf-8")
 
 
 def metadata_body(data: dict[str, Any]) -> bytes:

@@ -76,6 +76,7 @@ from registry.register_models import (
 from registry.scanio import (
     FileOutcome,
     ReadProblem,
+    StatLike,
     lstat_or_none,
     read_file,
     size_text,
@@ -96,7 +97,7 @@ class Registrar(ModelRegistrar):
 
     # -- one file --------------------------------------------------------------------------
 
-    def process_file(self, path: str, st: os.stat_result | None = None, *,
+    def process_file(self, path: str, st: StatLike | None = None, *,
                      explicit: bool = False) -> FileOutcome:
         """Register (or re-check) the file at ``path``.
 
@@ -121,7 +122,7 @@ class Registrar(ModelRegistrar):
         outcome.duration_ms = (time.perf_counter() - started) * 1000.0
         return outcome
 
-    def _process(self, path: str, st: os.stat_result | None, *, explicit: bool) -> FileOutcome:
+    def _process(self, path: str, st: StatLike | None, *, explicit: bool) -> FileOutcome:
         if st is None:
             st = lstat_or_none(path)
             if st is None:
@@ -204,7 +205,7 @@ class Registrar(ModelRegistrar):
                    "the file was not registered, please report it")
             raise ReadProblem("error", msg) from exc
 
-    def read_ahead_of(self, candidates: Iterable[tuple[str, os.stat_result]]) -> None:
+    def read_ahead_of(self, candidates: Iterable[tuple[str, StatLike]]) -> None:
         """Analyse ahead, in worker processes, the new files among ``candidates``.
 
         Only paths with no recorded model are read ahead (a first scan, a new tree): known

@@ -89,12 +89,15 @@ class _Resolver:
     """Maps a declared reference (id, name or file stem) to a model id (from index rows)."""
 
     def __init__(self, rows: dict[str, IndexRow]) -> None:
-        self.ids = {mid for mid, row in rows.items() if not row["deleted"]}
+        self.ids: set[str] = set()
         self.by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.by_stem: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        if not any(row.get(kind) for row in rows.values() for kind in DECLARED_TYPES):
+            return  # nothing to resolve (most registries): skip building the tables
         for mid, row in rows.items():
             if row["deleted"]:
                 continue
+            self.ids.add(mid)
             self.by_name[str(row["model_name"]).casefold()].append((mid, row["state"]))
             path = str(row["file_path"])
             stem = PurePath(path).stem if path else ""
@@ -137,20 +140,13 @@ def _declared(model_id: str, row: IndexRow, resolver: _Resolver) -> set[Relation
     return out
 
 
-def _link_groups(groups: dict[str, list[str]], kind: str,
-                 edges: dict[str, set[Relationship]]) -> None:
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        ordered = sorted(members)
-        if len(ordered) <= MESH_LIMIT:
-            for source in ordered:
-                edges[source].update(Relationship(kind, t) for t in ordered if t != source)
-        else:
-            hub = ordered[0]
-            for member in ordered[1:]:
-                edges[hub].add(Relationship(kind, member))
-                edges[member].add(Relationship(kind, hub))
+def _group_links(members: list[str], model_id: str) -> Iterable[str]:
+    """The members ``model_id`` links to within its group (sorted ``members``)."""
+    if len(members) < 2:
+        return ()
+    if len(members) <= MESH_LIMIT or model_id == members[0]:
+        return (m for m in members if m != model_id)
+    return (members[0],)  # a large group is a star around its smallest id
 
 
 def refresh_relationships(doc: RegistryDoc) -> None:
@@ -159,29 +155,36 @@ def refresh_relationships(doc: RegistryDoc) -> None:
     Deleted models lose every computed relationship; ``renamed_from`` (and any type this
     module does not compute) is kept as it is. The result is sorted by (type, target).
     Works on the index rows: only models whose relationships change are decoded (and,
-    when nobody held them decoded, encoded again at once).
+    when nobody held them decoded, encoded again at once). Each model's edges are computed
+    when it is visited, from the group it belongs to, so memory stays proportional to the
+    largest group rather than to the number of edges in the registry.
     """
     rows = dict(doc.models.rows())
     resolver = _Resolver(rows)
-    edges: dict[str, set[Relationship]] = defaultdict(set)
     families: dict[str, list[str]] = defaultdict(list)
     files: dict[str, list[str]] = defaultdict(list)
     for mid, row in rows.items():
-        if row["deleted"]:
+        if row["deleted"] or row["state"] == "removed":
             continue
-        edges[mid] |= _declared(mid, row, resolver)
-        if row["state"] == "removed":
-            continue
-        sig = row["signature"]
-        if sig:
-            families[sig].append(mid)
+        if row["signature"]:
+            families[row["signature"]].append(mid)
         if row["file_path"]:
             files[row["file_path"]].append(mid)
-    _link_groups(families, "same_family", edges)
-    _link_groups(files, "same_file", edges)
-    for mid, row in rows.items():
-        kept = {Relationship(str(t), str(x)) for t, x in row["kept"]}
-        ordered = sorted(kept | edges.get(mid, set()), key=lambda r: (r.type, r.target))
+    for group in (*families.values(), *files.values()):
+        group.sort()
+    for mid in list(rows):
+        row = rows.pop(mid)  # freeze() below makes a new row: let the old one go
+        wanted = {Relationship(str(t), str(x)) for t, x in row["kept"]}
+        if not row["deleted"]:
+            wanted |= _declared(mid, row, resolver)
+            if row["state"] != "removed":
+                if row["signature"]:
+                    wanted.update(Relationship("same_family", t)
+                                  for t in _group_links(families[row["signature"]], mid))
+                if row["file_path"]:
+                    wanted.update(Relationship("same_file", t)
+                                  for t in _group_links(files[row["file_path"]], mid))
+        ordered = sorted(wanted, key=lambda r: (r.type, r.target))
         if relationships_digest([[r.type, r.target] for r in ordered]) == row["relationships"]:
             continue
         held = doc.models.is_decoded(mid)

@@ -48,7 +48,7 @@ from registry.modelmap import LazyLoadError
 from registry.records import RegistryDoc, utc_now
 from registry.register import Registrar
 from registry.relations import refresh_relationships
-from registry.scanio import STATUSES, FileOutcome, ReadProblem, lstat_or_none
+from registry.scanio import STATUSES, FileOutcome, ReadProblem, StatLike, lstat_or_none
 from registry.store import RegistryStore
 
 log = structlog.get_logger(__name__)
@@ -370,7 +370,7 @@ class Scanner:
         roots = self._watch_roots()
         report = ScanReport(roots=roots, scanned_at=utc_now())
         batch = list(dict.fromkeys(absolute(p) for p in paths))
-        files: list[tuple[str, os.stat_result]] = []
+        files: list[tuple[str, StatLike]] = []
         dirs: list[str] = []
         missing: list[str] = []
         unreadable: list[FileOutcome] = []

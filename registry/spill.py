@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from registry.errors import StoreError
 
-SPILL_AFTER = 4 << 20
+SPILL_AFTER = 1 << 20
 """New-line bytes a map keeps in memory before it starts spilling (a service write never
 comes near it)."""
 

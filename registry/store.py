@@ -49,7 +49,6 @@ Decisions where the brief was silent:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -67,7 +66,7 @@ from registry.docfile import encoding, read_index
 from registry.errors import StoreError
 from registry.failpoints import failpoint
 from registry.locking import RegistryLock
-from registry.metafiles import metadata_body, write_metadata_files
+from registry.metafiles import metadata_body, readable_chunks, write_metadata_files
 from registry.records import ModelMap, RegistryDoc, utc_now
 
 log = structlog.get_logger(__name__)
@@ -388,8 +387,7 @@ class RegistryStore:
             StoreError: the write failed (the previous summary is left intact).
         """
         target = self.config.registry_dir / SUMMARY_FILENAME
-        body = json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n"
-        write_atomic(target, body.encode("utf-8"))
+        write_atomic(target, readable_chunks(summary))  # streamed: it may list 10,000 changes
         return target
 
     def backups(self) -> list[Path]:

@@ -396,6 +396,15 @@ class TestSummaryAndSize:
         assert path == store.config.registry_dir / "model_registry_summary.json"
         assert json.loads(path.read_text()) == {"total_models": 2, "path": "x"}
 
+    def test_large_summary_is_streamed_readably(self, store: RegistryStore) -> None:
+        """A summary listing many changes is valid JSON with one change per line."""
+        changes = [{"path": f"m{i}.md", "status": "registered", "note": "π"} for i in range(3000)]
+        path = store.write_summary({"total_models": 3000, "changes": changes, "errors": []})
+        text = path.read_text(encoding="utf-8")
+        assert json.loads(text) == {"total_models": 3000, "changes": changes, "errors": []}
+        assert '    {"path": "m2999.md", "status": "registered", "note": "π"}\n' in text
+        assert len(text.splitlines()) == 3000 + 6
+
     def test_prune_hook_called_when_over_size(self, tmp_path: Path) -> None:
         """Over max_registry_size the prune hook runs and its smaller document is written."""
         store = RegistryStore(Config(output_dir=tmp_path, max_registry_size=0.004))

@@ -177,7 +177,8 @@ def _discard(tmp: str | Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def write_atomic(path: Path, data: Content, *, crash_points: bool = False) -> None:
+def write_atomic(path: Path, data: Content, *, crash_points: bool = False,
+                 durable: bool = True) -> None:
     """Replace ``path`` with ``data`` using the crash-safe recipe.
 
     Args:
@@ -185,6 +186,10 @@ def write_atomic(path: Path, data: Content, *, crash_points: bool = False) -> No
         data: its complete new content (``bytes`` or an iterable of chunks; an exception
             raised while producing a chunk removes the temp file and propagates as it is).
         crash_points: call the registry-write failpoints (only for the registry file).
+        durable: fsync the file and its directory. Off for derived files that are rebuilt
+            when lost (the scan summary and scan cache): still replaced atomically, so a
+            reader never sees a partial file, but after a power loss the old content (or an
+            empty file) may be what survives.
 
     Raises:
         StoreError: any step failed; the previous file is left intact (except for a failed
@@ -192,7 +197,7 @@ def write_atomic(path: Path, data: Content, *, crash_points: bool = False) -> No
     """
     directory = path.parent
     ensure_dir(directory, for_file=path)
-    tmp = write_temp(path, data, crash_points=crash_points)
+    tmp = write_temp(path, data, crash_points=crash_points, fsync=durable)
     if crash_points:
         failpoint("after_temp_fsync")
     try:
@@ -203,7 +208,8 @@ def write_atomic(path: Path, data: Content, *, crash_points: bool = False) -> No
     if crash_points:
         failpoint("after_rename")
         failpoint("before_dir_fsync")
-    fsync_dir(directory, for_file=path)
+    if durable:
+        fsync_dir(directory, for_file=path)
 
 
 def write_temp(path: Path, data: Content, *, fsync: bool = True,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import operator
 import os
 import re
 import stat as stat_mod
@@ -195,12 +196,11 @@ class Candidate(NamedTuple):
     stat: FileInfo
 
 
-_new_candidate = tuple.__new__
-"""Builds a :class:`Candidate` without the generated ``__new__``'s keyword handling."""
+_new_candidate = _new_info = tuple.__new__
+"""Build a :class:`Candidate` or :class:`FileInfo` without the generated ``__new__``."""
 
 
-def _entry_name(entry: os.DirEntry[str]) -> str:
-    return entry.name
+_ENTRY_NAME = operator.attrgetter("name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +273,7 @@ class _Walker:
             current = stack.pop()
             try:
                 with os.scandir(current) as handle:
-                    entries = sorted(handle, key=_entry_name)
+                    entries = sorted(handle, key=_ENTRY_NAME)
             except OSError as exc:
                 log.warning("directory_unreadable", path=current,
                             error=exc.strerror or str(exc))
@@ -283,9 +283,36 @@ class _Walker:
                 continue
             subdirs: list[str] = []
             for entry in entries:
-                self.visit(root, entry, subdirs)
+                if self.ignore_patterns or not self._plain_file(entry):
+                    self.visit(root, entry, subdirs)
             # Reverse so the stack pops sub-directories in sorted order.
             stack.extend(reversed(subdirs))
+
+    def _plain_file(self, entry: os.DirEntry[str]) -> bool:
+        """Handle the commonest entry, a regular file, in one call; False for the rest.
+
+        A regular file (as ``d_type`` tells, no system call) whose name is not wanted or is
+        hidden or an editor temporary is dropped; a wanted one is ``lstat``-ed and added.
+        Anything else, or any error, is left to :meth:`visit`.
+        """
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                return False
+            name = entry.name
+            if (name[0] == "." or not self.wanted(name.lower())
+                    or name.endswith(_EDITOR_SUFFIXES) or _TEMP_NAME.match(name)):
+                return True
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            return False  # visit() reports it (or drops a file that vanished)
+        if not stat_mod.S_ISREG(st.st_mode):
+            return False
+        path = entry.path
+        if path not in self.seen_files:
+            self.seen_files.add(path)
+            self.result.files.append(_new_candidate(Candidate, (path, _new_info(
+                FileInfo, (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)))))
+        return True
 
     def visit(self, root: str, entry: os.DirEntry[str], subdirs: list[str]) -> None:
         """Classify one directory entry (the hot loop of a scan: keep it lean)."""

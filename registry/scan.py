@@ -291,8 +291,9 @@ class Scanner:
         chosen = list(roots) if roots is not None else list(self.config.directories)
         abs_roots = list(dict.fromkeys(absolute(r) for r in chosen))
         report = ScanReport(roots=abs_roots, scanned_at=utc_now())
-        found = discover(abs_roots, self.config)
-        known = scancache.unchanged_outcomes(self.store.path, found, abs_roots)
+        with scancache.collector_paused():
+            found = discover(abs_roots, self.config)
+            known = scancache.unchanged_outcomes(self.store.path, found, abs_roots)
         if known is not None:  # nothing changed: the registry's index is not even read
             report.outcomes, report.total_models = known
             report.from_cache = True

@@ -387,7 +387,8 @@ class RegistryStore:
             StoreError: the write failed (the previous summary is left intact).
         """
         target = self.config.registry_dir / SUMMARY_FILENAME
-        write_atomic(target, readable_chunks(summary))  # streamed: it may list 10,000 changes
+        # Streamed (it may list 10,000 changes); a report, not a record: no fsync.
+        write_atomic(target, readable_chunks(summary), durable=False)
         return target
 
     def backups(self) -> list[Path]:

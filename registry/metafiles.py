@@ -154,22 +154,23 @@ def write_metadata_files(items: Iterable[tuple[Path, bytes]], *,
             return
         items = listed
     created: set[Path] = set()
-    temps: list[tuple[Path, str]] = []
+    # Plain strings, not Path objects: a first scan holds 10,000 of these pairs at once.
+    temps: list[tuple[str, str]] = []
     try:
         for path, data in items:
             if _make_parent(path.parent):
                 created.add(path.parent.parent)
-            temps.append((path, write_temp(path, data, fsync=False)))
+            temps.append((os.fspath(path), write_temp(path, data, fsync=False)))
     except BaseException:
         _discard([tmp for _path, tmp in temps])
         raise
     os.sync()
-    for index, (path, tmp) in enumerate(temps):
+    for index, (target, tmp) in enumerate(temps):
         try:
-            os.replace(tmp, path)  # noqa: PTH105 - the recipe's primitive, named as such
+            os.replace(tmp, target)  # noqa: PTH105 - the recipe's primitive, named as such
         except OSError as exc:
             _discard([rest for _path, rest in temps[index:]])
-            raise store_error(path, "replace", exc) from exc
+            raise store_error(Path(target), "replace", exc) from exc
     os.sync()
     for directory in sorted(created):  # new model directories' parent: cheap, explicit
         fsync_dir(directory, for_file=directory)

@@ -49,6 +49,10 @@ COMPUTED_RELATIONSHIP_TYPES: frozenset[str] = frozenset({
 """Relationship types recomputed by :mod:`registry.relations` (every other type is kept)."""
 
 
+_FROM_LINE: IndexRow = {}
+"""Marker in ``ModelMap._rows``: decode this row from its index line when asked."""
+
+
 class LazyLoadError(StoreError):
     """The model lines of an index-only document could not be read or did not verify."""
 
@@ -275,6 +279,10 @@ class ModelMap(MutableMapping[str, ModelEntry]):
         if entry is not None:
             return index_row(entry)
         row = self._rows[model_id]
+        if row is _FROM_LINE:  # kept only as its line (a large scan): decoded on each call
+            line = self._row_lines[model_id]
+            decoded: IndexRow = json.loads(line[len(key_prefix(model_id)):])
+            return decoded
         if row is None:  # pragma: no cover - a model without a row is always live
             raise KeyError(model_id)
         return row
@@ -342,7 +350,9 @@ class ModelMap(MutableMapping[str, ModelEntry]):
         row_line = key_prefix(model_id) + dumps(row)
         self._row_lines[model_id] = row_line
         self._row_digests[model_id] = digest_of(row_line)
-        self._rows[model_id] = row
+        # Once lines spill (a large first scan), rows too are kept only as their lines: a
+        # row dict with its strings costs more memory than the line it decodes from.
+        self._rows[model_id] = row if self._spill is None else _FROM_LINE
         self._changed.add(model_id)
         return True
 

@@ -88,13 +88,11 @@ def _as_list(value: Any) -> list[str]:
 class _Resolver:
     """Maps a declared reference (id, name or file stem) to a model id (from index rows)."""
 
-    def __init__(self, rows: dict[str, IndexRow]) -> None:
+    def __init__(self, rows: Iterable[tuple[str, IndexRow]]) -> None:
         self.ids: set[str] = set()
         self.by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.by_stem: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        if not any(row.get(kind) for row in rows.values() for kind in DECLARED_TYPES):
-            return  # nothing to resolve (most registries): skip building the tables
-        for mid, row in rows.items():
+        for mid, row in rows:
             if row["deleted"]:
                 continue
             self.ids.add(mid)
@@ -159,12 +157,15 @@ def refresh_relationships(doc: RegistryDoc) -> None:
     when it is visited, from the group it belongs to, so memory stays proportional to the
     largest group rather than to the number of edges in the registry.
     """
-    rows = dict(doc.models.rows())
-    resolver = _Resolver(rows)
+    # Rows are iterated (never all held: in a large scan each is decoded from its line).
     families: dict[str, list[str]] = defaultdict(list)
     files: dict[str, list[str]] = defaultdict(list)
-    for mid, row in rows.items():
-        if row["deleted"] or row["state"] == "removed":
+    declared = False
+    for mid, row in doc.models.rows():
+        if row["deleted"]:
+            continue
+        declared = declared or any(row.get(kind) for kind in DECLARED_TYPES)
+        if row["state"] == "removed":
             continue
         if row["signature"]:
             families[row["signature"]].append(mid)
@@ -172,8 +173,9 @@ def refresh_relationships(doc: RegistryDoc) -> None:
             files[row["file_path"]].append(mid)
     for group in (*families.values(), *files.values()):
         group.sort()
-    for mid in list(rows):
-        row = rows.pop(mid)  # freeze() below makes a new row: let the old one go
+    # The reference tables are built only when some model declares a reference.
+    resolver = _Resolver(doc.models.rows() if declared else ())
+    for mid, row in doc.models.rows():
         wanted = {Relationship(str(t), str(x)) for t, x in row["kept"]}
         if not row["deleted"]:
             wanted |= _declared(mid, row, resolver)

@@ -36,7 +36,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -83,24 +83,42 @@ def _registry_key(registry_path: Path) -> list[Any] | None:
     return [head.get("generation"), head.get("updated_at")]
 
 
-def _file_entry(rows: list[dict[str, Any]],
-                ids: list[str]) -> tuple[list[Any] | None, bool]:
+class _Row(NamedTuple):
+    """What the cache needs of one index row (rows are not all held: see :func:`build`)."""
+
+    model_id: str
+    stat: tuple[int, ...] | None
+    state: str
+    deleted: bool
+    findings: int
+    source_index: int
+    version: str
+
+
+def _compact(model_id: str, row: dict[str, Any]) -> _Row:
+    raw = row.get("file_stat")
+    stat = tuple(int(v) for v in raw[:5]) if raw else None
+    return _Row(model_id, stat, str(row["state"]), bool(row["deleted"]),
+                int(row["findings"] or 0), int(row["source_index"]), str(row["version"]))
+
+
+def _file_entry(rows: list[_Row]) -> tuple[list[Any] | None, bool]:
     """The cache entry of one path's rows (or ``None``) and whether the path is watched."""
-    watched = any(not r["deleted"] and r["state"] != "removed" for r in rows)
-    stats = {tuple(r["file_stat"][:4]) if r.get("file_stat") else None for r in rows}
+    watched = any(not r.deleted and r.state != "removed" for r in rows)
+    stats = {r.stat[:4] if r.stat else None for r in rows}
     if len(stats) != 1 or None in stats:
         return None, watched
-    if any(r["state"] == "removed" or r["findings"] for r in rows):
+    if any(r.state == "removed" or r.findings for r in rows):
         return None, watched
-    if any(int(r["file_stat"][1]) >= int(r["file_stat"][4]) - RACY_NS for r in rows):
+    if any(r.stat is not None and r.stat[1] >= r.stat[4] - RACY_NS for r in rows):
         return None, watched  # racy: the next scan re-hashes it
     size, mtime_ns, inode, device = next(iter(stats))  # type: ignore[misc]
-    order = sorted(range(len(rows)), key=lambda i: int(rows[i]["source_index"]))
-    live = [i for i in order if not rows[i]["deleted"]]
+    order = sorted(rows, key=lambda r: r.source_index)
+    live = [r for r in order if not r.deleted]
     if live:
-        return [size, mtime_ns, inode, device, "unchanged", str(rows[live[0]]["version"]),
-                *(ids[i] for i in live)], watched
-    return [size, mtime_ns, inode, device, "skipped", None, *(ids[i] for i in order)], watched
+        return [size, mtime_ns, inode, device, "unchanged", live[0].version,
+                *(r.model_id for r in live)], watched
+    return [size, mtime_ns, inode, device, "skipped", None, *(r.model_id for r in order)], watched
 
 
 def not_gnn_files(found: Discovery, outcomes: Sequence[FileOutcome],
@@ -137,15 +155,13 @@ def build(doc: RegistryDoc, extra: dict[str, list[Any]] | None = None) -> dict[s
     Returns:
         The JSON-ready cache (module docstring).
     """
-    grouped: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
-    for model_id, row in doc.models.rows():
-        rows, ids = grouped.setdefault(str(row["file_path"]), ([], []))
-        rows.append(row)
-        ids.append(model_id)
+    grouped: dict[str, list[_Row]] = {}
+    for model_id, row in doc.models.rows():  # iterated: a large scan decodes each on demand
+        grouped.setdefault(str(row["file_path"]), []).append(_compact(model_id, row))
     files: dict[str, list[Any]] = {}
     watched: list[str] = []
-    for path, (rows, ids) in grouped.items():
-        entry, is_watched = _file_entry(rows, ids)
+    for path, rows in grouped.items():
+        entry, is_watched = _file_entry(rows)
         if entry is not None:
             files[path] = entry
         elif is_watched:

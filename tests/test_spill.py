@@ -69,6 +69,17 @@ class TestSpill:
             assert doc.models.raw(mid) == back.models.raw(mid)
             assert doc.models[mid].to_dict() == back.models[mid].to_dict()
 
+    def test_rows_of_a_spilling_map_equal_the_rows_of_a_plain_one(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Once lines spill, rows are kept as lines only and decoded on demand: same rows."""
+        plain = build()
+        monkeypatch.setattr(modelmap, "SPILL_AFTER", 0)
+        spilled = build()
+        assert spilled.models._rows["m003"] is modelmap._FROM_LINE  # the representation
+        assert dict(spilled.models.rows()) == dict(plain.models.rows())
+        assert spilled.models.row("m007") == plain.models.row("m007")
+        assert dict(decode(encode(spilled)).models.rows()) == dict(spilled.models.rows())
+
     @pytest.mark.usefixtures("spilling")
     def test_unchanged_refreeze_is_not_a_change(self) -> None:
         """Re-encoding an unchanged spilled entry is not a change; an edited one is."""

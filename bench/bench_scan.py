@@ -9,10 +9,14 @@ page cache (the floor runs first):
 - floor: read + SHA-256 of the same files (the least any scan must do), median of runs;
 - first scan: ``Scanner.reconcile`` into an empty output directory (registry, backups and
   per-model metadata files written), median of runs;
+- first scan, no metadata files: the same with ``write_model_metadata = false``;
+- write floor: what the contract's per-model output costs by itself on this file system (one
+  new directory and one new file of the model's size per model, no fsync, no JSON);
 - unchanged rescan: ``Scanner.reconcile`` again over the registry of a first scan;
 - save: one store transaction that changes one model and writes the N-model registry;
-- peak memory: tracemalloc peak of a first scan and of a rescan, plus ``ru_maxrss`` of the
-  process (one run each, apart from the timed runs because tracemalloc slows Python).
+- peak memory: tracemalloc peak of a first scan and of a rescan (one run each, apart from
+  the timed runs because tracemalloc slows Python), and ``ru_maxrss`` of the timed runs and
+  of the tracemalloc runs (tracemalloc's own bookkeeping inflates the latter).
 
 Logging is filtered at warning level (the library's per-file events are debug/info).
 Targets (issue 3): first scan <= 4x floor, unchanged rescan <= 0.6x floor, peak memory at
@@ -67,8 +71,22 @@ if mode == "floor":
     for path in files(src):
         with open(path, "rb") as fh:
             hashlib.sha256(fh.read()).hexdigest()
+elif mode == "writefloor":
+    # What the contract's per-model output costs by itself on this file system: one new
+    # directory and one new file of the model's size each (no fsync, no JSON).
+    os.makedirs(out, exist_ok=True)
+    for path in files(src):
+        with open(path, "rb") as fh:
+            data = fh.read()
+        folder = os.path.join(out, os.path.basename(path)[:-3])
+        os.mkdir(folder)
+        with open(os.path.join(folder, "metadata.json"), "wb") as fh:
+            fh.write(data)
 else:
-    cfg = load_config(environ={}, overrides={"output_dir": out, "actor": "bench"})
+    overrides = {"output_dir": out, "actor": "bench"}
+    if mode == "scan-nometa":
+        overrides["write_model_metadata"] = False
+    cfg = load_config(environ={}, overrides=overrides)
     if mode == "save":
         store = RegistryStore(cfg)
         start = time.perf_counter()
@@ -107,11 +125,17 @@ def bench_size(n: int, work: Path, runs: int) -> dict[str, float]:
     child("floor", src, work / "unused")  # warm the page cache
     floor = median("floor", src, lambda _i: work / "unused", runs)
     outs = [work / f"out_{n}_{i}" for i in range(runs)]
-    for out in outs:
+    for out in [*outs, *work.glob(f"out_{n}_*")]:
         if out.exists():
             subprocess.run(["rm", "-rf", str(out)], check=True)
-    first = statistics.median(child("scan", src, outs[i])["seconds"] for i in range(runs))
-    rescan = median("scan", src, lambda i: outs[i], runs)
+    firsts = [child("scan", src, outs[i]) for i in range(runs)]
+    first = statistics.median(r["seconds"] for r in firsts)
+    rescans = [child("scan", src, outs[i]) for i in range(runs)]
+    rescan = statistics.median(r["seconds"] for r in rescans)
+    nometa = statistics.median(
+        child("scan-nometa", src, work / f"out_{n}_nometa_{i}")["seconds"] for i in range(runs))
+    write_floor = statistics.median(
+        child("writefloor", src, work / f"out_{n}_wf_{i}")["seconds"] for i in range(runs))
     save = median("save", src, lambda i: outs[i], runs)
     mem_out = work / f"out_{n}_mem"
     subprocess.run(["rm", "-rf", str(mem_out)], check=True)
@@ -119,6 +143,9 @@ def bench_size(n: int, work: Path, runs: int) -> dict[str, float]:
     rescan_mem = child("scan", src, mem_out, memory=True)
     size = (outs[0] / "model_registry.json").stat().st_size
     return {"n": n, "floor": floor, "first": first, "rescan": rescan, "save": save,
+            "nometa": nometa, "write_floor": write_floor,
+            "first_rss_plain": max(r["maxrss"] for r in firsts),
+            "rescan_rss_plain": max(r["maxrss"] for r in rescans),
             "imports": first_mem["imports"],
             "first_peak": first_mem["peak"], "first_rss": first_mem["maxrss"],
             "rescan_peak": rescan_mem["peak"], "rescan_rss": rescan_mem["maxrss"],
@@ -126,22 +153,33 @@ def bench_size(n: int, work: Path, runs: int) -> dict[str, float]:
 
 
 def table(rows: list[dict[str, float]]) -> str:
+    """Two Markdown tables: times (with ratios to the floor) and memory."""
     mib = 1024 * 1024
     lines = [
-        "| files | floor (read+sha256) | first scan | ratio | unchanged rescan | ratio "
-        "| save | ratio | peak first / rescan (tracemalloc) | maxrss first / rescan "
-        "| registry size | imports (not timed) |",
+        "| files | floor (read+sha256) | first scan | ratio | first scan, no metadata files "
+        "| ratio | write floor (a new dir + file per model) | ratio | unchanged rescan | ratio "
+        "| save | ratio |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        f = r["floor"]
         lines.append(
-            f"| {r['n']:,} | {r['floor']:.3f} s | {r['first']:.2f} s | "
-            f"{r['first'] / r['floor']:.1f}x | {r['rescan']:.3f} s | "
-            f"{r['rescan'] / r['floor']:.2f}x | {r['save']:.3f} s | "
-            f"{r['save'] / r['floor']:.2f}x | {r['first_peak'] / mib:.1f} / "
-            f"{r['rescan_peak'] / mib:.1f} MiB | {r['first_rss'] / mib:.0f} / "
-            f"{r['rescan_rss'] / mib:.0f} MiB | {r['registry_bytes'] / 1e6:.1f} MB | "
-            f"{r['imports'] * 1000:.0f} ms |")
+            f"| {r['n']:,} | {f:.3f} s | {r['first']:.2f} s | {r['first'] / f:.1f}x | "
+            f"{r['nometa']:.2f} s | {r['nometa'] / f:.1f}x | {r['write_floor']:.3f} s | "
+            f"{r['write_floor'] / f:.1f}x | {r['rescan']:.3f} s | {r['rescan'] / f:.2f}x | "
+            f"{r['save']:.3f} s | {r['save'] / f:.2f}x |")
+    lines += [
+        "",
+        "| files | peak first / rescan (tracemalloc) | max RSS first / rescan (timed runs) "
+        "| max RSS first / rescan (under tracemalloc) | registry size | imports (not timed) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['n']:,} | {r['first_peak'] / mib:.1f} / {r['rescan_peak'] / mib:.1f} MiB | "
+            f"{r['first_rss_plain'] / mib:.0f} / {r['rescan_rss_plain'] / mib:.0f} MiB | "
+            f"{r['first_rss'] / mib:.0f} / {r['rescan_rss'] / mib:.0f} MiB | "
+            f"{r['registry_bytes'] / 1e6:.1f} MB | {r['imports'] * 1000:.0f} ms |")
     return "\n".join(lines)
 
 
@@ -183,6 +221,7 @@ def main() -> None:
             runs = args.runs if n < 5000 else args.runs_large
             rows.append(bench_size(n, work, runs))
             print(table(rows[-1:]), flush=True)
+            print(flush=True)
     text = table(rows)
     print(text)
     if not args.no_write:

@@ -236,6 +236,9 @@ class _Walker:
         self.result = result
         self.visited: set[tuple[int, int]] = set()
         self.seen_files: set[str] = set()
+        # One root and no followed symlinks: every path is reached once, so the walk need
+        # not remember them (discover() sets this).
+        self.unique = False
         self.ignore_patterns = config.ignore_patterns
         self.wanted = _pattern_regex(tuple(config.patterns)).match  # on lower-cased names
 
@@ -308,8 +311,9 @@ class _Walker:
         if not stat_mod.S_ISREG(st.st_mode):
             return False
         path = entry.path
-        if path not in self.seen_files:
-            self.seen_files.add(path)
+        if self.unique or path not in self.seen_files:
+            if not self.unique:
+                self.seen_files.add(path)
             self.result.files.append(_new_candidate(Candidate, (path, _new_info(
                 FileInfo, (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)))))
         return True
@@ -384,8 +388,10 @@ def discover(roots: Iterable[Path | str], config: Config) -> Discovery:
     """
     result = Discovery()
     walker = _Walker(config, result)
-    for root in roots:
-        walker.walk_root(absolute(root))
+    chosen = [absolute(root) for root in roots]
+    walker.unique = len(chosen) == 1 and not config.follow_symlinks
+    for root in chosen:
+        walker.walk_root(root)
     return result
 
 

@@ -6,13 +6,15 @@ For each size N, files come from ``bench/gen_corpus.py`` (seed 1). Every measure
 a fresh subprocess (so imports, caches and allocator state never carry over), with a warm
 page cache (the floor runs first):
 
-- floor: read + SHA-256 of the same files (the least any scan must do), median of runs;
+- floor: read + SHA-256 of the same files (the least any scan must do), median of at least
+  7 runs;
 - first scan: ``Scanner.reconcile`` into an empty output directory (registry, backups and
   per-model metadata files written), median of runs;
 - first scan, no metadata files: the same with ``write_model_metadata = false``;
 - write floor: what the contract's per-model output costs by itself on this file system (one
   new directory and one new file of the model's size per model, no fsync, no JSON);
-- unchanged rescan: ``Scanner.reconcile`` again over the registry of a first scan;
+- unchanged rescan: ``Scanner.reconcile`` again over the registry of a first scan (median of
+  at least 7 runs);
 - save: one store transaction that changes one model and writes the N-model registry;
 - peak memory: tracemalloc peak of a first scan and of a rescan (one run each, apart from
   the timed runs because tracemalloc slows Python), and ``ru_maxrss`` of the timed runs and
@@ -123,14 +125,15 @@ def bench_size(n: int, work: Path, runs: int) -> dict[str, float]:
     if not src.is_dir() or len(list(src.rglob("*.md"))) != n:
         generate(src, n, seed=1)
     child("floor", src, work / "unused")  # warm the page cache
-    floor = median("floor", src, lambda _i: work / "unused", runs)
+    quick = max(runs, 7)  # the floor and the rescan take a fraction of a second: more runs
+    floor = median("floor", src, lambda _i: work / "unused", quick)
     outs = [work / f"out_{n}_{i}" for i in range(runs)]
     for out in [*outs, *work.glob(f"out_{n}_*")]:
         if out.exists():
             subprocess.run(["rm", "-rf", str(out)], check=True)
     firsts = [child("scan", src, outs[i]) for i in range(runs)]
     first = statistics.median(r["seconds"] for r in firsts)
-    rescans = [child("scan", src, outs[i]) for i in range(runs)]
+    rescans = [child("scan", src, outs[i % runs]) for i in range(quick)]
     rescan = statistics.median(r["seconds"] for r in rescans)
     nometa = statistics.median(
         child("scan-nometa", src, work / f"out_{n}_nometa_{i}")["seconds"] for i in range(runs))
@@ -185,8 +188,9 @@ def table(rows: list[dict[str, float]]) -> str:
 
 def update_results(text: str) -> None:
     section = ("## Scan\n\n"
-               "`python bench/bench_scan.py` (each figure a median of fresh subprocesses, "
-               "1 run at 10,000 files; warm page cache; the project's imports happen before "
+               "`python bench/bench_scan.py` (each figure a median of fresh subprocesses: "
+               "floor and rescan of 7 runs, the others of 3 runs at 1,000 files and 1 run "
+               "at 10,000; warm page cache; the project's imports happen before "
                "the clock starts and are shown in the last column; "
                "targets: first scan <= 4x floor, "
                "unchanged rescan <= 0.6x floor, "

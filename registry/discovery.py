@@ -189,6 +189,22 @@ def is_ignored(
     return False
 
 
+def _plain_suffixes(patterns: Sequence[str]) -> tuple[str, ...] | None:
+    """``(".md", ...)`` when every pattern is ``*.<ext>`` with a plain extension, else None.
+
+    A name ending in such an extension is never an editor temporary (``*.swp``, ``*~``,
+    ``#*#``, all digits), so the walk then needs only ``str.endswith``.
+    """
+    out: list[str] = []
+    for pattern in patterns:
+        ext = pattern.lower()[1:]
+        if (not pattern.startswith("*.") or len(ext) < 2 or any(c in ext for c in "*?[]#~")
+                or ext.endswith(_EDITOR_SUFFIXES)):
+            return None
+        out.append(ext)
+    return tuple(out) or None
+
+
 class Candidate(NamedTuple):
     """A regular file that may be a GNN model: absolute path and its ``lstat`` result."""
 
@@ -241,6 +257,7 @@ class _Walker:
         self.unique = False
         self.ignore_patterns = config.ignore_patterns
         self.wanted = _pattern_regex(tuple(config.patterns)).match  # on lower-cased names
+        self.suffixes = _plain_suffixes(config.patterns)
 
     def add_file(self, path: str, st: os.stat_result) -> None:
         if path not in self.seen_files:
@@ -302,8 +319,13 @@ class _Walker:
             if not entry.is_file(follow_symlinks=False):
                 return False
             name = entry.name
-            if (name[0] == "." or not self.wanted(name.lower())
-                    or name.endswith(_EDITOR_SUFFIXES) or _TEMP_NAME.match(name)):
+            if name[0] == ".":
+                return True
+            if self.suffixes is not None:  # "*.md"-style patterns: one string test suffices
+                if not name.lower().endswith(self.suffixes):
+                    return True
+            elif (not self.wanted(name.lower()) or name.endswith(_EDITOR_SUFFIXES)
+                    or _TEMP_NAME.match(name)):
                 return True
             st = entry.stat(follow_symlinks=False)
         except OSError:

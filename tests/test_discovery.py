@@ -56,6 +56,17 @@ class TestCandidates:
         assert sorted(found) == sorted(n for n in names_on_disk if not is_editor_temporary(n))
         assert sorted(found) == ["#draft", "12.md", "M.MD", "draft#", "notes"]
 
+    def test_extension_patterns_shortcut_agrees_with_the_glob_rules(self, tmp_path):
+        """Default ``*.ext`` patterns take a string-suffix shortcut: same files as the globs."""
+        for name in ("a.md", "B.MD", "c.Markdown", "d.gnn", "e.md.swp", "f.md~", "#g.md#",
+                     "4913", "h.txt", "i.mdx", "j.gnn.tmp", ".k.md", "l.md.bak"):
+            (tmp_path / name).write_text(GNN_HEAD)
+        shortcut = names(discover([tmp_path], Config()), tmp_path)
+        # A bracket pattern matching nothing here turns the shortcut off (glob regex path).
+        globbed = names(discover([tmp_path], Config(
+            patterns=(*Config().patterns, "never[!a-z]"))), tmp_path)
+        assert shortcut == globbed == ["B.MD", "a.md", "c.Markdown", "d.gnn"]
+
     def test_ignore_patterns(self, tmp_path):
         """config.ignore_patterns match names and relative paths."""
         (tmp_path / "drafts").mkdir()

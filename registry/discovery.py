@@ -19,6 +19,9 @@ What is a candidate (decisions documented here; design.md section 5):
 - A directory that cannot be listed (``EACCES``...) is reported (status ``error``) and
   recorded in :attr:`Discovery.unlisted`, so the scanner never marks models below it removed.
 
+The name rules themselves (patterns, editor temporaries, ignores, GNN headings) live in
+:mod:`registry.names` and are re-exported here.
+
 Whether a candidate *is* a GNN model is decided from its text by :func:`looks_like_gnn`: at
 least two distinct GNN section headings. README-style Markdown is therefore skipped, not
 reported invalid. (A candidate that is not UTF-8 text at all is reported invalid by the
@@ -27,13 +30,10 @@ scanner: the user named it like a model.)
 
 from __future__ import annotations
 
-import fnmatch
-import functools
 import operator
 import os
-import re
 import stat as stat_mod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -41,168 +41,26 @@ from typing import NamedTuple
 import structlog
 
 from registry.config import Config
+from registry.names import (
+    EDITOR_SUFFIXES,
+    GNN_SECTION_NAMES,
+    MIN_GNN_HEADINGS,
+    TEMP_NAME,
+    absolute,
+    base_name,
+    is_editor_temporary,
+    is_ignored,
+    looks_like_gnn,
+    matches_any,
+    pattern_regex,
+    plain_suffixes,
+)
 from registry.scanio import FileInfo, file_info
 
 log = structlog.get_logger(__name__)
 
-GNN_SECTION_NAMES: frozenset[str] = frozenset({
-    "GNNSection", "GNNVersionAndFlags", "ModelName", "ModelAnnotation", "StateSpaceBlock",
-    "Connections", "InitialParameterization", "Equations", "Time",
-    "ActInfOntologyAnnotation", "ModelParameters", "Footer", "Signature", "ImageFromPaper",
-})
-"""Section headings that mark a Markdown file as a GNN model (gnn-format.md section 2)."""
-
-MIN_GNN_HEADINGS = 2
-"""How many distinct GNN section headings a file needs to count as a GNN model."""
-
-# Paths are handled as strings with os.path on purpose: a scan touches every file name, and
-# Path objects cost several times more per operation. Path.resolve() is also wrong here: it
-# follows symlinks, and the registry records paths as the user's tree spells them.
-
-
-def absolute(path: Path | str) -> str:
-    """``path`` made absolute against the current directory, symlinks kept as written."""
-    return os.path.abspath(os.fspath(path))  # noqa: PTH100 - see the note above
-
-
-def base_name(path: str) -> str:
-    """The last component of a path string."""
-    return os.path.basename(path)  # noqa: PTH119 - see the note above
-
-
 def _stat_follow(path: str) -> os.stat_result:
     return os.stat(path)  # noqa: PTH116 - see the note above
-
-
-_HEADING = re.compile(r"^[ \t]*## +([A-Za-z]+)[ \t]*\r?$", re.MULTILINE)
-_EDITOR_SUFFIXES = (".swp", ".swx", ".swo", "~", ".tmp")
-_DIGITS = re.compile(r"^[0-9]+$")
-_TEMP_NAME = re.compile(r"#(?:.*#)?\Z|[0-9]+\Z", re.DOTALL)
-"""Emacs autosaves and all-digit probe names (the rest of :func:`is_editor_temporary`)."""
-
-
-def looks_like_gnn(text: str) -> bool:
-    """Whether ``text`` has at least two distinct GNN section headings (``## ModelName``...).
-
-    Args:
-        text: the file's text.
-
-    Returns:
-        True for GNN models (valid or not), False for README-style Markdown.
-    """
-    seen: set[str] = set()
-    for match in _HEADING.finditer(text):
-        name = match.group(1)
-        if name in GNN_SECTION_NAMES:
-            seen.add(name)
-            if len(seen) >= MIN_GNN_HEADINGS:
-                return True
-    return False
-
-
-def is_editor_temporary(name: str) -> bool:
-    """Whether a file name is an editor swap/backup/probe file or hidden.
-
-    Args:
-        name: a file name (no directory part).
-
-    Returns:
-        True for ``*.swp``, ``*.swx``, ``*.swo``, ``*~``, ``*.tmp``, ``.#*``, ``#*#``, all-digit
-        names such as vim's ``4913``, and any hidden name (leading dot).
-    """
-    if not name or name.startswith("."):
-        return True
-    if name.endswith(_EDITOR_SUFFIXES):
-        return True
-    if name.startswith("#") and name.endswith("#"):
-        return True
-    return bool(_DIGITS.match(name))
-
-
-def _relative_parts(path: str, roots: Iterable[str]) -> tuple[str, ...] | None:
-    """The components of ``path`` below the deepest root containing it, or ``None``."""
-    best: str | None = None
-    for root in roots:
-        prefix = root.rstrip(os.sep) + os.sep
-        if path.startswith(prefix) and (best is None or len(root) > len(best)):
-            best = root
-    if best is None:
-        return None
-    rel = path[len(best.rstrip(os.sep)) + 1:]
-    return tuple(part for part in rel.split(os.sep) if part)  # noqa: PTH206 - strings
-
-
-@functools.lru_cache(maxsize=64)
-def _pattern_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    """One case-insensitive regex for a set of glob patterns (compiled once per set)."""
-    return re.compile("|".join(f"(?:{fnmatch.translate(p.lower())})" for p in patterns)
-                      or "(?!)")
-
-
-def matches_any(name: str, patterns: Sequence[str], rel: str | None = None) -> bool:
-    """Whether ``name`` (or the relative path ``rel``) matches one of ``patterns``.
-
-    Matching ignores case (``*.md`` matches ``MODEL.MD``).
-    """
-    regex = _pattern_regex(tuple(patterns))
-    if regex.match(name.lower()):
-        return True
-    return rel is not None and regex.match(rel.lower()) is not None
-
-
-def is_ignored(
-    path: Path | str,
-    *,
-    roots: Iterable[Path | str] = (),
-    ignore_patterns: Sequence[str] = (),
-) -> bool:
-    """Whether events or files at ``path`` must never be treated as GNN files.
-
-    Args:
-        path: a file or directory path.
-        roots: the watched/scanned roots; when ``path`` is below one, every component below
-            it is checked (so files inside hidden folders are ignored), otherwise only the
-            name.
-        ignore_patterns: ``config.ignore_patterns``.
-
-    Returns:
-        True for editor temporaries, hidden names (or names inside hidden folders) and names
-        matching ``ignore_patterns``.
-    """
-    text = absolute(path)
-    name = base_name(text)
-    root_strs = [absolute(r) for r in roots]
-    parts = _relative_parts(text, root_strs)
-    if parts is None:
-        parts = (name,)
-    if is_editor_temporary(name):
-        return True
-    if any(part.startswith(".") for part in parts[:-1]):
-        return True
-    if ignore_patterns:
-        rel = "/".join(parts)
-        if matches_any(name, ignore_patterns, rel):
-            return True
-        for depth in range(1, len(parts)):
-            if matches_any(parts[depth - 1], ignore_patterns, "/".join(parts[:depth])):
-                return True
-    return False
-
-
-def _plain_suffixes(patterns: Sequence[str]) -> tuple[str, ...] | None:
-    """``(".md", ...)`` when every pattern is ``*.<ext>`` with a plain extension, else None.
-
-    A name ending in such an extension is never an editor temporary (``*.swp``, ``*~``,
-    ``#*#``, all digits), so the walk then needs only ``str.endswith``.
-    """
-    out: list[str] = []
-    for pattern in patterns:
-        ext = pattern.lower()[1:]
-        if (not pattern.startswith("*.") or len(ext) < 2 or any(c in ext for c in "*?[]#~")
-                or ext.endswith(_EDITOR_SUFFIXES)):
-            return None
-        out.append(ext)
-    return tuple(out) or None
 
 
 class Candidate(NamedTuple):
@@ -256,8 +114,8 @@ class _Walker:
         # not remember them (discover() sets this).
         self.unique = False
         self.ignore_patterns = config.ignore_patterns
-        self.wanted = _pattern_regex(tuple(config.patterns)).match  # on lower-cased names
-        self.suffixes = _plain_suffixes(config.patterns)
+        self.wanted = pattern_regex(tuple(config.patterns)).match  # on lower-cased names
+        self.suffixes = plain_suffixes(config.patterns)
 
     def add_file(self, path: str, st: os.stat_result) -> None:
         if path not in self.seen_files:
@@ -324,8 +182,8 @@ class _Walker:
             if self.suffixes is not None:  # "*.md"-style patterns: one string test suffices
                 if not name.lower().endswith(self.suffixes):
                     return True
-            elif (not self.wanted(name.lower()) or name.endswith(_EDITOR_SUFFIXES)
-                    or _TEMP_NAME.match(name)):
+            elif (not self.wanted(name.lower()) or name.endswith(EDITOR_SUFFIXES)
+                    or TEMP_NAME.match(name)):
                 return True
             st = entry.stat(follow_symlinks=False)
         except OSError:
@@ -358,8 +216,8 @@ class _Walker:
                 # Directory names are never editor temporaries ("2024" is a fine folder).
                 subdirs.append(path)
                 return
-            if (not self.wanted(name.lower()) or name.endswith(_EDITOR_SUFFIXES)
-                    or _TEMP_NAME.match(name)):
+            if (not self.wanted(name.lower()) or name.endswith(EDITOR_SUFFIXES)
+                    or TEMP_NAME.match(name)):
                 return  # not a pattern match, or an editor temporary (is_editor_temporary)
             st = entry.stat(follow_symlinks=False)
         except FileNotFoundError:

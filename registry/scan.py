@@ -34,9 +34,7 @@ import os
 import stat as stat_mod
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 
@@ -48,7 +46,8 @@ from registry.modelmap import LazyLoadError
 from registry.records import RegistryDoc, utc_now
 from registry.register import Registrar
 from registry.relations import refresh_relationships
-from registry.scanio import STATUSES, FileOutcome, ReadProblem, StatLike, lstat_or_none
+from registry.scanio import FileOutcome, ReadProblem, StatLike, lstat_or_none
+from registry.scanreport import ScanReport, log_outcome
 from registry.store import RegistryStore
 
 log = structlog.get_logger(__name__)
@@ -56,142 +55,8 @@ log = structlog.get_logger(__name__)
 Progress = Callable[[int, int], None]
 """``progress(done, total)`` called after each file of a reconcile."""
 
-_VALID = ("registered", "updated", "unchanged", "restored", "renamed")
-_CHANGES = frozenset({"registered", "updated", "removed", "restored", "renamed"})
-
-
-@dataclass(slots=True)
-class ScanReport:
-    """What one reconcile or batch did.
-
-    Attributes:
-        outcomes: one per file (and one per vanished file whose models were removed).
-        registry_path: the registry file.
-        total_models: models in the registry afterwards (deleted ones not counted).
-        roots: the roots scanned (absolute).
-        scanned_at: when the pass started (ISO-8601 UTC).
-        duration_ms: how long it took.
-        wrote: whether the registry file was written.
-        from_cache: answered by the scan cache (:mod:`registry.scancache`): nothing had
-            changed, and the registry itself was not read.
-    """
-
-    outcomes: list[FileOutcome] = field(default_factory=list)
-    registry_path: str = ""
-    total_models: int = 0
-    roots: list[str] = field(default_factory=list)
-    scanned_at: str = ""
-    duration_ms: float = 0.0
-    wrote: bool = False
-    from_cache: bool = False
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """How many outcomes had each status (every status present, zeros included)."""
-        out = dict.fromkeys(STATUSES, 0)
-        for outcome in self.outcomes:
-            out[outcome.status] = out.get(outcome.status, 0) + 1
-        return out
-
-    @property
-    def invalid(self) -> list[FileOutcome]:
-        """Outcomes of invalid files."""
-        return [o for o in self.outcomes if o.status == "invalid"]
-
-    @property
-    def errors(self) -> list[FileOutcome]:
-        """Outcomes of files or directories that could not be read."""
-        return [o for o in self.outcomes if o.status == "error"]
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every GNN file is valid; 1 when some are invalid or unreadable."""
-        return 1 if any(o.status in ("invalid", "error") for o in self.outcomes) else 0
-
-    @property
-    def processed_files(self) -> int:
-        """Files looked at (every outcome except models removed because a file vanished)."""
-        return sum(1 for o in self.outcomes if o.status != "removed")
-
-    @property
-    def successful_registrations(self) -> int:
-        """Files whose models are registered and current (new, updated or unchanged)."""
-        return sum(1 for o in self.outcomes if o.status in _VALID)
-
-    def to_summary(self) -> dict[str, Any]:
-        """The JSON summary (``model_registry_summary.json``, ``--json``, the library).
-
-        Keeps the seed's keys (``processed_files``, ``successful_registrations``,
-        ``registry_path``, ``total_models``) and adds counts, the exit code, the invalid
-        files with their findings, the errors and the changes.
-        """
-        counts = dict.fromkeys(STATUSES, 0)
-        invalid: list[dict[str, Any]] = []
-        errors: list[dict[str, str]] = []
-        changes: list[dict[str, Any]] = []
-        for o in self.outcomes:  # one pass: a rescan has an outcome per file
-            status = o.status
-            counts[status] = counts.get(status, 0) + 1
-            if status == "unchanged":
-                continue
-            if status == "invalid":
-                invalid.append({"path": o.path, "model_ids": o.model_ids,
-                                "findings": o.findings})
-            elif status == "error":
-                errors.append({"path": o.path, "message": o.message})
-            elif status in _CHANGES:
-                changes.append({"path": o.path, "status": status, "model_ids": o.model_ids,
-                                "version": o.version, "change": o.change})
-        exit_code = 1 if invalid or errors else 0
-        return {
-            "scanned_at": self.scanned_at,
-            "duration_ms": round(self.duration_ms, 1),
-            "roots": list(self.roots),
-            "registry_path": self.registry_path,
-            "processed_files": len(self.outcomes) - counts["removed"],
-            "successful_registrations": sum(counts[s] for s in _VALID),
-            "invalid_files": counts["invalid"],
-            "skipped_files": counts["skipped"],
-            "error_files": counts["error"],
-            "total_models": self.total_models,
-            "counts": counts,
-            "exit_code": exit_code,
-            "success": exit_code == 0,
-            "registry_written": self.wrote,
-            "from_scan_cache": self.from_cache,
-            "invalid": invalid,
-            "errors": errors,
-            "changes": changes,
-        }
-
-
 class _Restart(Exception):  # noqa: N818 - control flow: the lock-free pass found a change
     """Raised inside a lock-free pass at the first change."""
-
-
-def _log_outcome(outcome: FileOutcome) -> None:
-    if outcome.status == "unchanged":
-        return  # not a unit of work: the file was not read (the summary counts it)
-    model_id: str | list[str] | None = (outcome.model_ids[0] if len(outcome.model_ids) == 1
-                                        else outcome.model_ids or None)
-    if outcome.status == "error":
-        log.error("file_error", path=outcome.path, model_id=model_id, error=outcome.message,
-                  duration_ms=round(outcome.duration_ms, 3))
-        return
-    codes = [str(f.get("code")) for f in outcome.findings]
-    fields: dict[str, Any] = {
-        "path": outcome.path, "model_id": model_id, "version": outcome.version,
-        "change": outcome.change, "status": outcome.status, "findings": codes,
-        "duration_ms": round(outcome.duration_ms, 3),
-    }
-    if outcome.message:
-        fields["message"] = outcome.message
-    if outcome.status == "skipped":
-        log.debug("file_processed", **fields)
-    elif outcome.status == "invalid":
-        log.warning("file_processed", **fields)
-    else:
-        log.info("file_processed", **fields)
 
 
 def _live_count(doc: RegistryDoc) -> int:
@@ -268,7 +133,7 @@ class Scanner:
         report.registry_path = str(self.store.path)
         for outcome in report.outcomes:
             if outcome.status != "unchanged":  # not a unit of work: nothing was read
-                _log_outcome(outcome)
+                log_outcome(outcome)
         return report
 
     # -- reconcile -------------------------------------------------------------------------

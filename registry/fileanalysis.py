@@ -1,0 +1,162 @@
+"""One file's analysis: everything registration needs from its bytes, in one pure call.
+
+:func:`analyse` parses and validates a file and describes each model: the findings, whether
+they block, and per model its lines, the content hash registration uses (the whole file's
+SHA-256 for a single-model file; for a multi-model file the hash of the text before the first
+model followed by the model's lines, joined with ``\\n``), the findings that belong to it and
+its metadata (:func:`registry.gnn.extract`, or the short seed form when metadata extraction is
+off). The result is made of dataclasses, strings, numbers, lists and dicts only, so it crosses
+a process boundary with :mod:`pickle` (:mod:`registry.analysis` runs it in worker processes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from registry.discovery import looks_like_gnn
+from registry.gnn import check_bytes, extract
+from registry.gnn.model import Finding, GnnFile, GnnModel
+from registry.gnn.parser import split_lines
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnalysis:
+    """One model of an analysed file.
+
+    Attributes:
+        index: position of the model in the file (0-based).
+        first_line / last_line: the model's 1-based line range in the file.
+        name: the ``## ModelName`` text, or ``None``.
+        sha256: the content hash registration keys the model by (see the module docstring).
+        metadata: the JSON-ready metadata stored on a version.
+        findings: the findings that belong to this model, as JSON-ready dicts.
+    """
+
+    index: int
+    first_line: int
+    last_line: int
+    name: str | None
+    sha256: str
+    metadata: dict[str, Any]
+    findings: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The outcome of :func:`analyse` for one file.
+
+    Attributes:
+        sha256: hex SHA-256 of the file's bytes.
+        findings: every finding, sorted by line.
+        ok: no finding blocks (errors, or any finding when analysed with ``strict``).
+        models: the models, in file order (empty when the file is not GNN).
+        complete: false when analysis stopped early because the text is not a GNN model
+            (``skip_non_gnn``); such a result has no findings and no models.
+    """
+
+    sha256: str
+    findings: tuple[Finding, ...]
+    ok: bool
+    models: tuple[ModelAnalysis, ...] = ()
+    complete: bool = True
+
+    def finding_dicts(self) -> list[dict[str, Any]]:
+        """Every finding as a JSON-ready dict (a new list on each call)."""
+        return [f.to_dict() for f in self.findings]
+
+
+def _model_findings(findings: tuple[Finding, ...], model: GnnModel,
+                    count: int) -> list[dict[str, Any]]:
+    """The findings of one model: all of them in a single-model file, else those on its lines
+    (findings without a line belong to every model)."""
+    if count == 1:
+        return [f.to_dict() for f in findings]
+    return [f.to_dict() for f in findings
+            if f.line is None or model.first_line <= f.line <= model.last_line]
+
+
+def seed_metadata(gnn: GnnFile, model: GnnModel, *, sha256: str) -> dict[str, Any]:
+    """The short metadata kept when ``extract_metadata`` is off.
+
+    Args:
+        gnn: the parsed file.
+        model: one of its models.
+        sha256: the model's content hash.
+
+    Returns:
+        ``model_name``, ``variables``, ``connections``, ``declared_version``, ``tags``,
+        ``description``, ``sha256``, ``model_index`` and ``model_count``.
+    """
+    front = gnn.front_matter
+    tags = front.get("tags")
+    description = front.get("description")
+    version = front.get("version")
+    return {
+        "model_name": model.name,
+        "variables": len({v.name for v in model.variables}),
+        "connections": len({c.line for c in model.connections}),
+        "declared_version": version if isinstance(version, str) else None,
+        "tags": [tags] if isinstance(tags, str) else list(tags or []),
+        "description": description if isinstance(description, str) else None,
+        "sha256": sha256,
+        "model_index": model.index,
+        "model_count": len(gnn.models),
+    }
+
+
+def _block_hashes(data: bytes, gnn: GnnFile, digest: str) -> list[str]:
+    """Each model's content hash (the file's own for a single model)."""
+    models = gnn.models
+    if len(models) <= 1:
+        return [digest] * len(models)
+    lines = split_lines(data.decode("utf-8").removeprefix("\ufeff"))
+    head = lines[:models[0].first_line - 1]
+    return [hashlib.sha256("\n".join(head + lines[m.first_line - 1:m.last_line])
+                           .encode("utf-8")).hexdigest() for m in models]
+
+
+def _looks_like_gnn(data: bytes) -> bool:
+    """False only for UTF-8 text without NUL that has fewer than two GNN headings."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True  # not text: validated, and reported as GNN-E100
+    return "\x00" in text or looks_like_gnn(text)
+
+
+def analyse(data: bytes, *, strict: bool = False, metadata: bool = True,
+            sha256: str | None = None, skip_non_gnn: bool = False) -> Analysis:
+    """Parse, validate and describe one file.
+
+    Args:
+        data: the file's bytes.
+        strict: warnings block too (decides :attr:`Analysis.ok` only).
+        metadata: give each model the full :func:`registry.gnn.extract` metadata (else the
+            seed form of :func:`seed_metadata`).
+        sha256: the bytes' hex SHA-256 when the caller already has it.
+        skip_non_gnn: stop early (``complete=False``) when the text has fewer than two GNN
+            section headings, as registration skips such files.
+
+    Returns:
+        The analysis (never raises for bad input: problems are findings).
+    """
+    digest = sha256 if sha256 is not None else hashlib.sha256(data).hexdigest()
+    if skip_non_gnn and not _looks_like_gnn(data):
+        return Analysis(sha256=digest, findings=(), ok=False, complete=False)
+    result = check_bytes(data, strict=strict)
+    gnn = result.gnn
+    count = len(gnn.models)
+    models = []
+    for model, block_sha in zip(gnn.models, _block_hashes(data, gnn, digest), strict=True):
+        meta = (extract(gnn, model, sha256=block_sha) if metadata
+                else seed_metadata(gnn, model, sha256=block_sha))
+        models.append(ModelAnalysis(
+            index=model.index, first_line=model.first_line, last_line=model.last_line,
+            name=model.name, sha256=block_sha, metadata=meta,
+            findings=_model_findings(result.findings, model, count)))
+    return Analysis(sha256=digest, findings=result.findings, ok=result.ok, models=tuple(models))
+
+
+__all__ = ["Analysis", "ModelAnalysis", "analyse", "seed_metadata"]

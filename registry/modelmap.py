@@ -13,7 +13,8 @@ large first scan), further lines go to an unnamed temp file and the map keeps on
 they are (:mod:`registry.spill`); an unchanged entry is recognised by its line's digest, so
 re-encoding it reads nothing back.
 
-Index rows: :func:`index_row` is a small dict of what those all-model callers need
+Index rows (:mod:`registry.rowcodec`, with the line encoding; re-exported here):
+:func:`index_row` is a small dict of what those all-model callers need
 (``file_path``, ``sha256``, ``file_stat``, ``state``, ``deleted``, ``version``...). Rows are
 stored in the registry file (a derived cache, covered by its own checksum) so that they are
 available without decoding any entry; :meth:`ModelMap.row` gives the row of a decoded entry
@@ -27,27 +28,28 @@ checks its checksum. A failure there raises :class:`LazyLoadError`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
-from registry.entries import FileStat, ModelEntry
+from registry.entries import ModelEntry
 from registry.errors import StoreError
+from registry.rowcodec import (
+    COMPUTED_RELATIONSHIP_TYPES,
+    IndexRow,
+    checksum,
+    digest_of,
+    dumps,
+    index_row,
+    key_prefix,
+    line_key,
+    relationships_digest,
+    row_stat,
+)
 from registry.spill import SPILL_AFTER, Line, LineSpill, line_bytes, open_spill
-
-IndexRow = dict[str, Any]
-"""One model's index row (see :func:`index_row`)."""
 
 LineSet = tuple[dict[str, Line], dict[str, bytes]]
 """``(lines, digests)``: encoded model lines by id and the SHA-256 digest of each line."""
-
-COMPUTED_RELATIONSHIP_TYPES: frozenset[str] = frozenset({
-    "depends_on", "derived_from", "depends_on_unresolved", "derived_from_unresolved",
-    "same_family", "same_file",
-})
-"""Relationship types recomputed by :mod:`registry.relations` (every other type is kept)."""
-
 
 _FROM_LINE: IndexRow = {}
 """Marker in ``ModelMap._rows``: decode this row from its index line when asked."""
@@ -56,112 +58,6 @@ _FROM_LINE: IndexRow = {}
 class LazyLoadError(StoreError):
     """The model lines of an index-only document could not be read or did not verify."""
 
-
-# One encoder for the process: json.dumps() with non-default options builds a new encoder on
-# every call, which costs more than encoding a small value.
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON through the C encoder (no indent, no ASCII escaping)."""
-    return _ENCODE(value).encode("utf-8")
-
-
-def key_prefix(model_id: str) -> bytes:
-    """``"<id>":`` as it starts a line of the registry file."""
-    return _ENCODE(model_id).encode("utf-8") + b":"
-
-
-def line_key(line: bytes) -> str:
-    """The model id a line ``"<id>":{...}`` starts with.
-
-    Raises:
-        ValueError: the line does not start with a JSON string key.
-    """
-    if not line.startswith(b'"'):
-        msg = "a model line does not start with its id"
-        raise ValueError(msg)
-    end = line.find(b'":')
-    if end < 0:
-        msg = "a model line has no id"
-        raise ValueError(msg)
-    raw = line[:end + 1]
-    if b"\\" in raw:  # an escaped character in the id: let the JSON decoder find the end
-        key, _end = json.JSONDecoder().raw_decode(line.decode("utf-8"))
-        return str(key)
-    return raw[1:-1].decode("utf-8")
-
-
-def digest_of(line: bytes) -> bytes:
-    """The SHA-256 digest of one line (the unit of the file's checksums)."""
-    return hashlib.sha256(line).digest()
-
-
-def checksum(digests: list[bytes]) -> str:
-    """The checksum of a list of lines: SHA-256 of their concatenated line digests (hex)."""
-    return hashlib.sha256(b"".join(digests)).hexdigest()
-
-
-def relationships_digest(pairs: list[list[str]]) -> str:
-    """A short digest of a relationships list (``[[type, target], ...]`` in order)."""
-    return hashlib.sha256(dumps(pairs)).hexdigest()[:16]
-
-
-def _current_meta(entry: ModelEntry) -> dict[str, Any]:
-    record = entry.current
-    if record is not None and record.metadata:
-        return record.metadata
-    return entry.metadata
-
-
-def index_row(entry: ModelEntry) -> IndexRow:
-    """The index row of ``entry``.
-
-    Keys: ``file_path``, ``source_index``, ``sha256``, ``file_stat`` (``[size, mtime_ns,
-    inode, device, recorded_ns]`` or ``null``), ``state``, ``deleted``, ``findings`` (how
-    many), ``version``, ``model_count``, ``model_name``, ``description``, ``tags``,
-    ``aliases``, ``signature``, ``relationships`` (digest of the list), ``kept`` (the
-    relationships of types :mod:`registry.relations` does not compute), and ``depends_on`` /
-    ``derived_from`` of the current version when declared.
-    """
-    meta = _current_meta(entry)
-    signature = meta.get("signature")
-    if not (isinstance(signature, str) and signature):
-        record = entry.current
-        signature = record.signature if record is not None else ""
-    stat = entry.file_stat
-    pairs = [[r.type, r.target] for r in entry.relationships]
-    row: IndexRow = {
-        "file_path": entry.file_path,
-        "source_index": entry.source_index,
-        "sha256": entry.sha256,
-        "file_stat": ([stat.size, stat.mtime_ns, stat.inode, stat.device, stat.recorded_ns]
-                      if stat is not None else None),
-        "state": entry.state,
-        "deleted": entry.deleted,
-        "findings": len(entry.findings),
-        "version": entry.version,
-        "model_count": int(entry.metadata.get("model_count", 1) or 1),
-        "model_name": entry.model_name,
-        "description": entry.description,
-        "tags": list(entry.tags),
-        "aliases": dict(entry.aliases),
-        "signature": signature,
-        "relationships": relationships_digest(pairs),
-        "kept": [p for p in pairs if p[0] not in COMPUTED_RELATIONSHIP_TYPES],
-    }
-    for key in ("depends_on", "derived_from"):
-        if meta.get(key):
-            row[key] = meta[key]
-    return row
-
-
-def row_stat(row: IndexRow) -> FileStat | None:
-    """The recorded :class:`FileStat` of a row (``None`` when never recorded)."""
-    raw = row.get("file_stat")
-    if not raw:
-        return None
-    return FileStat(int(raw[0]), int(raw[1]), int(raw[2]), int(raw[3]), int(raw[4]))
 
 
 class ModelMap(MutableMapping[str, ModelEntry]):

@@ -1,0 +1,146 @@
+"""Encoded forms of registry models: compact JSON lines, their digests, and index rows.
+
+Every model sits in the registry file as one line ``"<id>":{...}``; the file's checksums are
+built from the SHA-256 digests of those lines (:func:`digest_of`, :func:`checksum`). An index
+row (:func:`index_row`) is the small dict of fields that all-model callers need (the scanner,
+relationships, search, list), stored in the file's index section so they can be read without
+decoding any entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from registry.entries import FileStat, ModelEntry
+
+IndexRow = dict[str, Any]
+"""One model's index row (see :func:`index_row`)."""
+
+COMPUTED_RELATIONSHIP_TYPES: frozenset[str] = frozenset({
+    "depends_on", "derived_from", "depends_on_unresolved", "derived_from_unresolved",
+    "same_family", "same_file",
+})
+"""Relationship types recomputed by :mod:`registry.relations` (every other type is kept)."""
+
+
+# One encoder for the process: json.dumps() with non-default options builds a new encoder on
+# every call, which costs more than encoding a small value.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON through the C encoder (no indent, no ASCII escaping)."""
+    return _ENCODE(value).encode("utf-8")
+
+
+def key_prefix(model_id: str) -> bytes:
+    """``"<id>":`` as it starts a line of the registry file."""
+    return _ENCODE(model_id).encode("utf-8") + b":"
+
+
+def line_key(line: bytes) -> str:
+    """The model id a line ``"<id>":{...}`` starts with.
+
+    Raises:
+        ValueError: the line does not start with a JSON string key.
+    """
+    if not line.startswith(b'"'):
+        msg = "a model line does not start with its id"
+        raise ValueError(msg)
+    end = line.find(b'":')
+    if end < 0:
+        msg = "a model line has no id"
+        raise ValueError(msg)
+    raw = line[:end + 1]
+    if b"\\" in raw:  # an escaped character in the id: let the JSON decoder find the end
+        key, _end = json.JSONDecoder().raw_decode(line.decode("utf-8"))
+        return str(key)
+    return raw[1:-1].decode("utf-8")
+
+
+def digest_of(line: bytes) -> bytes:
+    """The SHA-256 digest of one line (the unit of the file's checksums)."""
+    return hashlib.sha256(line).digest()
+
+
+def checksum(digests: list[bytes]) -> str:
+    """The checksum of a list of lines: SHA-256 of their concatenated line digests (hex)."""
+    return hashlib.sha256(b"".join(digests)).hexdigest()
+
+
+def relationships_digest(pairs: list[list[str]]) -> str:
+    """A short digest of a relationships list (``[[type, target], ...]`` in order)."""
+    return hashlib.sha256(dumps(pairs)).hexdigest()[:16]
+
+
+def _current_meta(entry: ModelEntry) -> dict[str, Any]:
+    record = entry.current
+    if record is not None and record.metadata:
+        return record.metadata
+    return entry.metadata
+
+
+def index_row(entry: ModelEntry) -> IndexRow:
+    """The index row of ``entry``.
+
+    Keys: ``file_path``, ``source_index``, ``sha256``, ``file_stat`` (``[size, mtime_ns,
+    inode, device, recorded_ns]`` or ``null``), ``state``, ``deleted``, ``findings`` (how
+    many), ``version``, ``model_count``, ``model_name``, ``description``, ``tags``,
+    ``aliases``, ``signature``, ``relationships`` (digest of the list), ``kept`` (the
+    relationships of types :mod:`registry.relations` does not compute), and ``depends_on`` /
+    ``derived_from`` of the current version when declared.
+    """
+    meta = _current_meta(entry)
+    signature = meta.get("signature")
+    if not (isinstance(signature, str) and signature):
+        record = entry.current
+        signature = record.signature if record is not None else ""
+    stat = entry.file_stat
+    pairs = [[r.type, r.target] for r in entry.relationships]
+    row: IndexRow = {
+        "file_path": entry.file_path,
+        "source_index": entry.source_index,
+        "sha256": entry.sha256,
+        "file_stat": ([stat.size, stat.mtime_ns, stat.inode, stat.device, stat.recorded_ns]
+                      if stat is not None else None),
+        "state": entry.state,
+        "deleted": entry.deleted,
+        "findings": len(entry.findings),
+        "version": entry.version,
+        "model_count": int(entry.metadata.get("model_count", 1) or 1),
+        "model_name": entry.model_name,
+        "description": entry.description,
+        "tags": list(entry.tags),
+        "aliases": dict(entry.aliases),
+        "signature": signature,
+        "relationships": relationships_digest(pairs),
+        "kept": [p for p in pairs if p[0] not in COMPUTED_RELATIONSHIP_TYPES],
+    }
+    for key in ("depends_on", "derived_from"):
+        if meta.get(key):
+            row[key] = meta[key]
+    return row
+
+
+def row_stat(row: IndexRow) -> FileStat | None:
+    """The recorded :class:`FileStat` of a row (``None`` when never recorded)."""
+    raw = row.get("file_stat")
+    if not raw:
+        return None
+    return FileStat(int(raw[0]), int(raw[1]), int(raw[2]), int(raw[3]), int(raw[4]))
+
+
+__all__ = [
+    "COMPUTED_RELATIONSHIP_TYPES",
+    "IndexRow",
+    "checksum",
+    "digest_of",
+    "dumps",
+    "index_row",
+    "key_prefix",
+    "line_key",
+    "relationships_digest",
+    "row_stat",
+]

@@ -42,6 +42,7 @@ from typing import Any
 from registry.errors import NotFoundError
 from registry.modelmap import COMPUTED_RELATIONSHIP_TYPES, IndexRow, relationships_digest
 from registry.records import ModelEntry, RegistryDoc, Relationship
+from registry.rowcodec import current_metadata
 
 DECLARED_TYPES: tuple[str, ...] = ("depends_on", "derived_from")
 """Relationship types read from front matter."""
@@ -54,14 +55,6 @@ UNRESOLVED_SUFFIX = "_unresolved"
 
 MESH_LIMIT = 32
 """Largest group linked all-to-all; bigger groups become a star around the smallest id."""
-
-
-def current_metadata(entry: ModelEntry) -> dict[str, Any]:
-    """The metadata of ``entry``'s current version (the model-level copy as a fallback)."""
-    record = entry.current
-    if record is not None and record.metadata:
-        return record.metadata
-    return entry.metadata
 
 
 def signature_of(entry: ModelEntry) -> str:

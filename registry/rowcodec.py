@@ -75,7 +75,8 @@ def relationships_digest(pairs: list[list[str]]) -> str:
     return hashlib.sha256(dumps(pairs)).hexdigest()[:16]
 
 
-def _current_meta(entry: ModelEntry) -> dict[str, Any]:
+def current_metadata(entry: ModelEntry) -> dict[str, Any]:
+    """The metadata of ``entry``'s current version (the model-level copy as a fallback)."""
     record = entry.current
     if record is not None and record.metadata:
         return record.metadata
@@ -92,7 +93,7 @@ def index_row(entry: ModelEntry) -> IndexRow:
     relationships of types :mod:`registry.relations` does not compute), and ``depends_on`` /
     ``derived_from`` of the current version when declared.
     """
-    meta = _current_meta(entry)
+    meta = current_metadata(entry)
     signature = meta.get("signature")
     if not (isinstance(signature, str) and signature):
         record = entry.current
@@ -136,6 +137,7 @@ __all__ = [
     "COMPUTED_RELATIONSHIP_TYPES",
     "IndexRow",
     "checksum",
+    "current_metadata",
     "digest_of",
     "dumps",
     "index_row",

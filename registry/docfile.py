@@ -276,6 +276,24 @@ def _rest_loader(handle: IO[bytes], head: dict[str, Any], ids: list[str],
                             reason=str(exc)) from exc
 
 
+def read_header(path: Path) -> dict[str, Any] | None:
+    """The header fields of the registry file at ``path`` (its first line only).
+
+    Returns:
+        The fields, or ``None`` when the file is missing, unreadable, in another layout or
+        its first line does not decode.
+    """
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline().rstrip(b"\n")
+    except OSError:
+        return None
+    try:
+        return _parse_header(first)
+    except InvalidRegistryError:
+        return None
+
+
 def read_index(path: Path) -> RegistryDoc | None:
     """Read the header and index rows only; entries are read from the same file on access.
 

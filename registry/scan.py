@@ -59,10 +59,6 @@ class _Restart(Exception):  # noqa: N818 - control flow: the lock-free pass foun
     """Raised inside a lock-free pass at the first change."""
 
 
-def _live_count(doc: RegistryDoc) -> int:
-    return doc.live_count()
-
-
 Work = Callable[[Registrar, bool], list[FileOutcome]]
 
 
@@ -104,7 +100,7 @@ class Scanner:
             pass
         else:
             report.outcomes = outcomes
-            report.total_models = _live_count(doc)
+            report.total_models = doc.live_count()
             return doc
         registrar, doc = self._transaction(work, roots, report)
         for warning in registrar.warnings:
@@ -122,7 +118,7 @@ class Scanner:
                 if root not in doc.roots:
                     doc.roots.append(root)
             doc.last_scan_at = report.scanned_at
-            report.total_models = _live_count(doc)
+            report.total_models = doc.live_count()
             loaded_generation = doc.generation
         # The store bumps the document's generation when (and only when) it writes.
         report.wrote = doc.generation > loaded_generation
@@ -188,7 +184,7 @@ class Scanner:
 
         read_after_ns = time.time_ns()
         doc = self._run(work, abs_roots, report)
-        scancache.write(self.store.path, doc,
+        scancache.write(self.store.path, doc, report.total_models,
                         scancache.not_gnn_files(found, report.outcomes, read_after_ns))
         self._finish(report, started)
         self.store.write_summary(report.to_summary())
@@ -306,7 +302,7 @@ class Scanner:
             outcome = registrar.process_file(target, explicit=True)
             if registrar.changed:
                 refresh_relationships(doc)
-            report.total_models = _live_count(doc)
+            report.total_models = doc.live_count()
         for warning in registrar.warnings:
             log.warning(**warning)
         report.outcomes = [outcome]

@@ -42,9 +42,11 @@ import structlog
 
 from registry.atomic import write_atomic
 from registry.discovery import Discovery
+from registry.docfile import read_header
 from registry.errors import StoreError
 from registry.records import RegistryDoc
 from registry.register_models import DELETED_MESSAGE, NOT_GNN_MESSAGE
+from registry.rowcodec import dumps
 from registry.scanio import RACY_NS, FileOutcome
 
 NOT_GNN = "not-gnn"
@@ -55,10 +57,6 @@ log = structlog.get_logger(__name__)
 FORMAT = 1
 """Version of the cache layout; a cache of another format is ignored."""
 
-_HEAD_LIMIT = 1 << 20
-"""The registry's first line is read up to this many bytes (it holds the roots list)."""
-
-
 def cache_path(registry_path: Path) -> Path:
     """Where the scan cache of the registry at ``registry_path`` lives."""
     return registry_path.with_name(f".{registry_path.stem}.scan-cache.json")
@@ -66,21 +64,8 @@ def cache_path(registry_path: Path) -> Path:
 
 def _registry_key(registry_path: Path) -> list[Any] | None:
     """``[generation, updated_at]`` from the registry file's first line, if it has them."""
-    try:
-        with registry_path.open("rb") as handle:
-            first = handle.readline(_HEAD_LIMIT)
-    except OSError:
-        return None
-    end = first.find(b',"index":{')
-    if not first.startswith(b'{"schema_version":') or end < 0:
-        return None
-    try:
-        head = json.loads(first[:end] + b"}")
-    except ValueError:
-        return None
-    if not isinstance(head, dict):
-        return None
-    return [head.get("generation"), head.get("updated_at")]
+    head = read_header(registry_path)
+    return None if head is None else [head.get("generation"), head.get("updated_at")]
 
 
 class _Row(NamedTuple):
@@ -144,11 +129,13 @@ def not_gnn_files(found: Discovery, outcomes: Sequence[FileOutcome],
     return out
 
 
-def build(doc: RegistryDoc, extra: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+def build(doc: RegistryDoc, total_models: int,
+          extra: dict[str, list[Any]] | None = None) -> dict[str, Any]:
     """The cache content for ``doc`` (as loaded from, or just written to, the registry).
 
     Args:
         doc: the document; its index rows are read, no entry is decoded.
+        total_models: its live models (the scan report's count).
         extra: entries for paths that hold no live model (:func:`not_gnn_files`); they
             replace what the rows say of the same path.
 
@@ -159,34 +146,33 @@ def build(doc: RegistryDoc, extra: dict[str, list[Any]] | None = None) -> dict[s
     for model_id, row in doc.models.rows():  # iterated: a large scan decodes each on demand
         grouped.setdefault(str(row["file_path"]), []).append(_compact(model_id, row))
     files: dict[str, list[Any]] = {}
-    watched: list[str] = []
+    watched: set[str] = set()
     for path, rows in grouped.items():
         entry, is_watched = _file_entry(rows)
         if entry is not None:
             files[path] = entry
         elif is_watched:
-            watched.append(path)
+            watched.add(path)
     for path, entry in (extra or {}).items():
         files[path] = entry
-        if path in watched:
-            watched.remove(path)
+        watched.discard(path)
     return {"format": FORMAT, "registry": [doc.generation, doc.updated_at],
-            "roots": list(doc.roots), "total_models": doc.live_count(),
-            "files": files, "watched": watched}
+            "roots": list(doc.roots), "total_models": total_models,
+            "files": files, "watched": sorted(watched)}
 
 
-def write(registry_path: Path, doc: RegistryDoc,
+def write(registry_path: Path, doc: RegistryDoc, total_models: int,
           extra: dict[str, list[Any]] | None = None) -> None:
     """Write the scan cache for ``doc``; a failure is logged and otherwise ignored.
 
     Args:
         registry_path: the registry file ``doc`` was read from or written to.
         doc: the document.
-        extra: see :func:`build`.
+        total_models / extra: see :func:`build`.
     """
     if doc.generation < 1 or not registry_path.parent.is_dir():
         return  # no registry file yet: nothing a later scan could match
-    data = json.dumps(build(doc, extra), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    data = dumps(build(doc, total_models, extra))
     try:
         write_atomic(cache_path(registry_path), data, durable=False)
     except StoreError as exc:
@@ -242,12 +228,6 @@ def unchanged_outcomes(registry_path: Path, found: Discovery,
     """
     if found.unlisted:
         return None
-    with collector_paused():
-        return _unchanged(registry_path, found, roots)
-
-
-def _unchanged(registry_path: Path, found: Discovery,
-               roots: Sequence[str]) -> tuple[list[FileOutcome], int] | None:
     cache = _read(registry_path)
     if cache is None or not set(roots) <= set(cache.get("roots") or ()):
         return None

@@ -70,8 +70,8 @@ class Candidate(NamedTuple):
     stat: FileInfo
 
 
-_new_candidate = _new_info = tuple.__new__
-"""Build a :class:`Candidate` or :class:`FileInfo` without the generated ``__new__``."""
+_new_candidate = tuple.__new__
+"""Builds a :class:`Candidate` without the generated ``__new__``."""
 
 
 _ENTRY_NAME = operator.attrgetter("name")
@@ -118,9 +118,11 @@ class _Walker:
         self.suffixes = plain_suffixes(config.patterns)
 
     def add_file(self, path: str, st: os.stat_result) -> None:
-        if path not in self.seen_files:
+        if not self.unique:
+            if path in self.seen_files:
+                return
             self.seen_files.add(path)
-            self.result.files.append(_new_candidate(Candidate, (path, file_info(st))))
+        self.result.files.append(_new_candidate(Candidate, (path, file_info(st))))
 
     def walk_root(self, root: str) -> None:
         try:
@@ -190,12 +192,7 @@ class _Walker:
             return False  # visit() reports it (or drops a file that vanished)
         if not stat_mod.S_ISREG(st.st_mode):
             return False
-        path = entry.path
-        if self.unique or path not in self.seen_files:
-            if not self.unique:
-                self.seen_files.add(path)
-            self.result.files.append(_new_candidate(Candidate, (path, _new_info(
-                FileInfo, (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)))))
+        self.add_file(entry.path, st)
         return True
 
     def visit(self, root: str, entry: os.DirEntry[str], subdirs: list[str]) -> None:

@@ -45,11 +45,8 @@ SMALL_BATCH = 8
 """Below this many files, each file gets its own fsync (and its directory one)."""
 
 
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-"""One encoder for the process (``json.dumps`` with options builds a new one per call)."""
-
-
 _lenient = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str).encode
+"""One encoder for the process (``json.dumps`` with options builds a new one per call)."""
 
 
 def readable_chunks(data: dict[str, Any], *, chunk: int = 1 << 16) -> Iterator[bytes]:
@@ -93,15 +90,7 @@ def metadata_body(data: dict[str, Any]) -> bytes:
     Returns:
         UTF-8 JSON: one top-level key per line; lists of objects one item per line.
     """
-    parts: list[str] = []
-    for key, value in data.items():
-        name = _compact(key)
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            items = ",\n".join("    " + _compact(v) for v in value)
-            parts.append(f"  {name}: [\n{items}\n  ]")
-        else:
-            parts.append(f"  {name}: {_compact(value)}")
-    return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
+    return b"".join(readable_chunks(data))
 
 
 def _discard(temps: list[str]) -> None:

@@ -21,6 +21,14 @@ _VALID = ("registered", "updated", "unchanged", "restored", "renamed")
 _CHANGES = frozenset({"registered", "updated", "removed", "restored", "renamed"})
 
 
+def _exit_code(counts: dict[str, int]) -> int:
+    return 1 if counts["invalid"] or counts["error"] else 0
+
+
+def _successful(counts: dict[str, int]) -> int:
+    return sum(counts[status] for status in _VALID)
+
+
 @dataclass(slots=True)
 class ScanReport:
     """What one reconcile or batch did.
@@ -67,17 +75,17 @@ class ScanReport:
     @property
     def exit_code(self) -> int:
         """0 when every GNN file is valid; 1 when some are invalid or unreadable."""
-        return 1 if any(o.status in ("invalid", "error") for o in self.outcomes) else 0
+        return _exit_code(self.counts)
 
     @property
     def processed_files(self) -> int:
         """Files looked at (every outcome except models removed because a file vanished)."""
-        return sum(1 for o in self.outcomes if o.status != "removed")
+        return len(self.outcomes) - self.counts["removed"]
 
     @property
     def successful_registrations(self) -> int:
         """Files whose models are registered and current (new, updated or unchanged)."""
-        return sum(1 for o in self.outcomes if o.status in _VALID)
+        return _successful(self.counts)
 
     def to_summary(self) -> dict[str, Any]:
         """The JSON summary (``model_registry_summary.json``, ``--json``, the library).
@@ -103,14 +111,14 @@ class ScanReport:
             elif status in _CHANGES:
                 changes.append({"path": o.path, "status": status, "model_ids": o.model_ids,
                                 "version": o.version, "change": o.change})
-        exit_code = 1 if invalid or errors else 0
+        exit_code = _exit_code(counts)
         return {
             "scanned_at": self.scanned_at,
             "duration_ms": round(self.duration_ms, 1),
             "roots": list(self.roots),
             "registry_path": self.registry_path,
             "processed_files": len(self.outcomes) - counts["removed"],
-            "successful_registrations": sum(counts[s] for s in _VALID),
+            "successful_registrations": _successful(counts),
             "invalid_files": counts["invalid"],
             "skipped_files": counts["skipped"],
             "error_files": counts["error"],

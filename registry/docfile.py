@@ -169,13 +169,25 @@ def _parse_header(line: bytes) -> dict[str, Any] | None:
     return head
 
 
-def _index(head: dict[str, Any], body: bytes) -> tuple[dict[str, IndexRow],
-                                                         dict[str, bytes], dict[str, bytes]]:
+def _verified(body: bytes, head: dict[str, Any], key: str,
+              problem: str) -> tuple[list[bytes], list[bytes]]:
+    """The lines of a section and their digests, checked against ``head[key]`` and the count.
+
+    Raises:
+        InvalidRegistryError: ``problem`` (a torn or edited file).
+    """
     lines = _split(body)
     digests = [digest_of(line) for line in lines]
-    if len(lines) != head.get("model_count") or checksum(digests) != head.get("index_checksum"):
-        msg = "index section does not match its checksum (torn or edited file)"
+    if len(lines) != head.get("model_count") or checksum(digests) != head.get(key):
+        msg = f"{problem} (torn or edited file)"
         raise InvalidRegistryError(msg)
+    return lines, digests
+
+
+def _index(head: dict[str, Any], body: bytes) -> tuple[dict[str, IndexRow],
+                                                         dict[str, bytes], dict[str, bytes]]:
+    lines, digests = _verified(body, head, "index_checksum",
+                               "index section does not match its checksum")
     try:
         rows = json.loads(b"{" + body + b"}")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -189,11 +201,7 @@ def _index(head: dict[str, Any], body: bytes) -> tuple[dict[str, IndexRow],
 
 
 def _models(head: dict[str, Any], body: bytes, ids: list[str]) -> LineSet:
-    lines = _split(body)
-    digests = [digest_of(line) for line in lines]
-    if len(lines) != head.get("model_count") or checksum(digests) != head.get("checksum"):
-        msg = "model lines do not match the checksum (torn or edited file)"
-        raise InvalidRegistryError(msg)
+    lines, digests = _verified(body, head, "checksum", "model lines do not match the checksum")
     try:
         keys = [line_key(line) for line in lines]
     except (ValueError, UnicodeDecodeError) as exc:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import operator
 import os
 import stat as stat_mod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -55,7 +55,7 @@ from registry.names import (
     pattern_regex,
     plain_suffixes,
 )
-from registry.scanio import FileInfo, file_info
+from registry.scanio import FileInfo, file_info, stat_key
 
 log = structlog.get_logger(__name__)
 
@@ -100,14 +100,29 @@ class Discovery:
     files: list[Candidate] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
+    known: list[str] | None = None
+    """Set instead of ``files`` when ``discover`` was given ``known`` and every candidate
+    matched it: their paths, in the order ``files`` would have had."""
+
+
+Known = Mapping[str, str]
+"""Entries by absolute path, each starting with the :func:`~registry.scanio.stat_key` of
+the file as it was and a tab (the scan cache's ``files``)."""
+
+
+class _Miss(Exception):  # noqa: N818 - a control-flow signal
+    """A candidate that ``known`` does not match: the probing walk stops."""
 
 
 class _Walker:
     """One discovery pass over several roots (state shared across roots: visited dirs)."""
 
-    def __init__(self, config: Config, result: Discovery) -> None:
+    def __init__(self, config: Config, result: Discovery, known: Known | None = None) -> None:
         self.config = config
         self.result = result
+        # Probing (``known`` given): candidates are matched against it instead of collected.
+        self.known_get = None if known is None else known.get
+        self.hits: list[str] = []
         self.visited: set[tuple[int, int]] = set()
         self.seen_files: set[str] = set()
         # One root and no followed symlinks: every path is reached once, so the walk need
@@ -122,20 +137,32 @@ class _Walker:
             if path in self.seen_files:
                 return
             self.seen_files.add(path)
+        if self.known_get is not None:
+            entry = self.known_get(path)
+            if entry is None or not entry.startswith(stat_key(st) + "\t"):
+                raise _Miss
+            self.hits.append(path)
+            return
         self.result.files.append(_new_candidate(Candidate, (path, file_info(st))))
+
+    def unlisted(self, path: str, message: str, *, warn: bool = False) -> None:
+        """Report a directory (or root) that could not be listed (``warn``: log it too)."""
+        if self.known_get is not None:
+            raise _Miss  # a probe cannot vouch for what it could not see
+        if warn:
+            log.warning("directory_unreadable", path=path, error=message)
+        self.result.problems.append(Problem(path, "error", message))
+        self.result.unlisted.append(path)
 
     def walk_root(self, root: str) -> None:
         try:
             # The root is followed even when it is a symlink: the user named it.
             st = _stat_follow(root)
         except FileNotFoundError:
-            self.result.problems.append(Problem(root, "error", "directory does not exist"))
-            self.result.unlisted.append(root)
+            self.unlisted(root, "directory does not exist")
             return
         except OSError as exc:
-            self.result.problems.append(
-                Problem(root, "error", f"cannot read directory: {exc.strerror or exc}"))
-            self.result.unlisted.append(root)
+            self.unlisted(root, f"cannot read directory: {exc.strerror or exc}")
             return
         if stat_mod.S_ISREG(st.st_mode):
             self.add_file(root, st)
@@ -155,11 +182,7 @@ class _Walker:
                 with os.scandir(current) as handle:
                     entries = sorted(handle, key=_ENTRY_NAME)
             except OSError as exc:
-                log.warning("directory_unreadable", path=current,
-                            error=exc.strerror or str(exc))
-                self.result.problems.append(
-                    Problem(current, "error", f"cannot list directory: {exc.strerror or exc}"))
-                self.result.unlisted.append(current)
+                self.unlisted(current, f"cannot list directory: {exc.strerror or exc}", warn=True)
                 continue
             subdirs: list[str] = []
             for entry in entries:
@@ -251,24 +274,40 @@ class _Walker:
                 self.add_file(path, st)
 
 
-def discover(roots: Iterable[Path | str], config: Config) -> Discovery:
+def discover(roots: Iterable[Path | str], config: Config, *,
+             known: Known | None = None) -> Discovery:
     """Find candidate GNN files under ``roots``.
 
     Args:
         roots: directories (or single files) to search; relative paths are made absolute
             against the current directory, symlinks in them are kept as written.
         config: patterns, ignore patterns and the symlink policy.
+        known: probe first: when every candidate is in ``known`` with its current stat key,
+            the result carries ``known`` hits instead of candidates (no per-file objects
+            are built: this is the unchanged rescan's walk). At the first candidate that
+            does not match, the walk starts again as a plain discovery.
 
     Returns:
-        The candidates, the problems worth reporting and the directories that could not be
-        listed. Never raises for file-system problems.
+        The candidates (or the ``known`` hits), the problems worth reporting and the
+        directories that could not be listed. Never raises for file-system problems.
     """
-    result = Discovery()
-    walker = _Walker(config, result)
     chosen = [absolute(root) for root in roots]
+    if known is not None:
+        try:
+            return _run(chosen, config, known)
+        except (_Miss, AttributeError, TypeError):  # a mismatch, or an entry of the wrong type
+            pass
+    return _run(chosen, config, None)
+
+
+def _run(chosen: list[str], config: Config, known: Known | None) -> Discovery:
+    result = Discovery()
+    walker = _Walker(config, result, known)
     walker.unique = len(chosen) == 1 and not config.follow_symlinks
     for root in chosen:
         walker.walk_root(root)
+    if known is not None:
+        result.known = walker.hits
     return result
 
 
@@ -277,6 +316,7 @@ __all__ = [
     "MIN_GNN_HEADINGS",
     "Candidate",
     "Discovery",
+    "Known",
     "Problem",
     "absolute",
     "base_name",

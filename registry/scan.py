@@ -127,9 +127,8 @@ class Scanner:
     def _finish(self, report: ScanReport, started: float) -> ScanReport:
         report.duration_ms = (time.perf_counter() - started) * 1000.0
         report.registry_path = str(self.store.path)
-        for outcome in report.outcomes:
-            if outcome.status != "unchanged":  # not a unit of work: nothing was read
-                log_outcome(outcome)
+        for outcome in report.notable():  # an unchanged file is no unit of work: not read
+            log_outcome(outcome)
         return report
 
     # -- reconcile -------------------------------------------------------------------------
@@ -153,14 +152,15 @@ class Scanner:
         abs_roots = list(dict.fromkeys(absolute(r) for r in chosen))
         report = ScanReport(roots=abs_roots, scanned_at=utc_now())
         with scancache.collector_paused():
-            found = discover(abs_roots, self.config)
-            known = scancache.unchanged_outcomes(self.store.path, found, abs_roots)
+            found, known = scancache.discover_unchanged(self.store.path, abs_roots, self.config)
         if known is not None:  # nothing changed: the registry's index is not even read
-            report.outcomes, report.total_models = known
+            hits, report.total_models = known
+            report.defer(hits, [FileOutcome(p.path, p.status, message=p.message)
+                                for p in found.problems])
             report.from_cache = True
             if progress is not None:
-                for done in range(1, len(found.files) + 1):
-                    progress(done, len(found.files))
+                for done in range(1, len(hits) + 1):
+                    progress(done, len(hits))
             self._finish(report, started)
             self.store.write_summary(report.to_summary())
             return report

@@ -5,8 +5,9 @@ registry's index rows (a few MB of JSON, a dict per model) costs more than walki
 So after each reconcile that had to consult the registry, the scanner writes a small derived
 file next to it, ``.<registry stem>.scan-cache.json``::
 
-    {"format": 1, "registry": [generation, updated_at], "roots": [...], "total_models": N,
-     "files": {"<path>": [size, mtime_ns, inode, device, status, version, id, ...], ...},
+    {"format": 2, "registry": [generation, updated_at], "roots": [...], "total_models": N,
+     "files": {"<path>": "<size> <mtime_ns> <inode> <device>\t<status>\t<version>\t<id>...",
+               ...},
      "watched": ["<path>", ...]}
 
 ``files`` holds every recorded path the registrar would pass over without reading it when its
@@ -15,17 +16,22 @@ outside the racy window (see :func:`registry.scanio.stat_matches`). ``status`` i
 ``unchanged`` (the ids are the live models in file order, ``version`` the first one's),
 ``skipped`` (every model deleted; ``version`` null) or ``not-gnn`` (a candidate such as a
 ``README.md`` that this scan read and found not to be a GNN model, outside the racy window
-when it was read; no ids). One flat list per file keeps decoding
-cheap (few containers for the garbage collector to walk). ``watched`` holds the other
-recorded paths whose models a vanished file would mark ``removed``.
+when it was read; no ids). One tab-separated string per file, starting with its stat
+(:func:`registry.scanio.stat_key`), keeps decoding cheap: a JSON string decodes several times
+faster than the four integers it stands for, and strings give the garbage collector nothing
+to walk. (Ids and versions never hold a tab; an entry that would is simply not cached.)
+``watched`` holds the other recorded paths whose models a vanished file would mark
+``removed``.
 
-:func:`unchanged_outcomes` then answers a reconcile without the registry when the cache is
+:func:`discover_unchanged` then answers a reconcile without the registry when the cache is
 for the registry as it is now (same generation and ``updated_at`` in its first line), every
 root was scanned before, discovery listed every directory, every candidate is in ``files`` with
-an equal stat, and every cached path below the roots was found. Anything else (a new, changed,
-invalid or vanished file, a new root, a missing or stale or unreadable cache) returns
-``None`` and the scanner takes its normal path, which is always correct. The cache is never
-a source of truth: deleting it only costs the next rescan its shortcut.
+an equal stat (checked as the walk finds it: :func:`registry.discovery.discover` with
+``known``), and every cached path below the roots was found. Anything else (a new, changed,
+invalid or vanished file, a new root, a missing or stale or unreadable cache) gives no
+outcomes and a plain discovery, and the scanner takes its normal path, which is always
+correct. The cache is never a source of truth: deleting it only costs the next rescan its
+shortcut.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from __future__ import annotations
 import gc
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -41,20 +47,21 @@ from typing import Any, NamedTuple
 import structlog
 
 from registry.atomic import write_atomic
-from registry.discovery import Discovery
+from registry.config import Config
+from registry.discovery import Discovery, discover
 from registry.docfile import read_header
 from registry.errors import StoreError
 from registry.records import RegistryDoc
 from registry.register_models import DELETED_MESSAGE, NOT_GNN_MESSAGE
 from registry.rowcodec import dumps
-from registry.scanio import RACY_NS, FileOutcome
+from registry.scanio import RACY_NS, FileOutcome, key_of, stat_key
 
 NOT_GNN = "not-gnn"
 """Status of a cached candidate that is not a GNN model."""
 
 log = structlog.get_logger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 """Version of the cache layout; a cache of another format is ignored."""
 
 def cache_path(registry_path: Path) -> Path:
@@ -87,7 +94,12 @@ def _compact(model_id: str, row: dict[str, Any]) -> _Row:
                 int(row["findings"] or 0), int(row["source_index"]), str(row["version"]))
 
 
-def _file_entry(rows: list[_Row]) -> tuple[list[Any] | None, bool]:
+def _entry(key: str, status: str, version: str | None, ids: Iterable[str]) -> str | None:
+    fields = [key, status, version or "", *ids]
+    return None if any("\t" in f for f in fields) else "\t".join(fields)
+
+
+def _file_entry(rows: list[_Row]) -> tuple[str | None, bool]:
     """The cache entry of one path's rows (or ``None``) and whether the path is watched."""
     watched = any(not r.deleted and r.state != "removed" for r in rows)
     stats = {r.stat[:4] if r.stat else None for r in rows}
@@ -97,17 +109,18 @@ def _file_entry(rows: list[_Row]) -> tuple[list[Any] | None, bool]:
         return None, watched
     if any(r.stat is not None and r.stat[1] >= r.stat[4] - RACY_NS for r in rows):
         return None, watched  # racy: the next scan re-hashes it
-    size, mtime_ns, inode, device = next(iter(stats))  # type: ignore[misc]
+    key = key_of(*next(iter(stats)))  # type: ignore[misc]
     order = sorted(rows, key=lambda r: r.source_index)
     live = [r for r in order if not r.deleted]
     if live:
-        return [size, mtime_ns, inode, device, "unchanged", live[0].version,
-                *(r.model_id for r in live)], watched
-    return [size, mtime_ns, inode, device, "skipped", None, *(r.model_id for r in order)], watched
+        entry = _entry(key, "unchanged", live[0].version, (r.model_id for r in live))
+    else:
+        entry = _entry(key, "skipped", None, (r.model_id for r in order))
+    return entry, watched or entry is None
 
 
 def not_gnn_files(found: Discovery, outcomes: Sequence[FileOutcome],
-                  read_after_ns: int) -> dict[str, list[Any]]:
+                  read_after_ns: int) -> dict[str, str]:
     """Cache entries for the candidates this pass found not to be GNN models.
 
     Args:
@@ -120,17 +133,16 @@ def not_gnn_files(found: Discovery, outcomes: Sequence[FileOutcome],
         ``{path: entry}`` to pass to :func:`write`.
     """
     paths = {o.path for o in outcomes if o.status == "skipped" and o.message == NOT_GNN_MESSAGE}
-    out: dict[str, list[Any]] = {}
+    out: dict[str, str] = {}
     for candidate in found.files:
         st = candidate.stat
         if candidate.path in paths and st.st_mtime_ns < read_after_ns - RACY_NS:
-            out[candidate.path] = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, NOT_GNN,
-                                   None]
+            out[candidate.path] = f"{stat_key(st)}\t{NOT_GNN}\t"
     return out
 
 
 def build(doc: RegistryDoc, total_models: int,
-          extra: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+          extra: dict[str, str] | None = None) -> dict[str, Any]:
     """The cache content for ``doc`` (as loaded from, or just written to, the registry).
 
     Args:
@@ -145,7 +157,7 @@ def build(doc: RegistryDoc, total_models: int,
     grouped: dict[str, list[_Row]] = {}
     for model_id, row in doc.models.rows():  # iterated: a large scan decodes each on demand
         grouped.setdefault(str(row["file_path"]), []).append(_compact(model_id, row))
-    files: dict[str, list[Any]] = {}
+    files: dict[str, str] = {}
     watched: set[str] = set()
     for path, rows in grouped.items():
         entry, is_watched = _file_entry(rows)
@@ -162,7 +174,7 @@ def build(doc: RegistryDoc, total_models: int,
 
 
 def write(registry_path: Path, doc: RegistryDoc, total_models: int,
-          extra: dict[str, list[Any]] | None = None) -> None:
+          extra: dict[str, str] | None = None) -> None:
     """Write the scan cache for ``doc``; a failure is logged and otherwise ignored.
 
     Args:
@@ -213,56 +225,101 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def unchanged_outcomes(registry_path: Path, found: Discovery,
-                       roots: Sequence[str]) -> tuple[list[FileOutcome], int] | None:
-    """The outcomes of a reconcile that changes nothing, or ``None`` (module docstring).
+class CacheHits:
+    """The outcomes of a rescan's cache hits, built only when asked for.
+
+    An unchanged rescan of 10,000 files needs their counts and the few skipped ones, not
+    10,000 :class:`~registry.scanio.FileOutcome` objects (building them would cost more than
+    the rest of the cache check). Implements :class:`registry.scanreport.DeferredOutcomes`.
+    """
+
+    def __init__(self, paths: list[str], files: dict[str, str]) -> None:
+        """Count the statuses of ``paths`` (entries in ``files``).
+
+        Raises:
+            ValueError: an entry whose status the cache never writes.
+        """
+        self._paths = paths
+        self._files = files
+        self._notable: list[int] = []  # positions of the entries that are not "unchanged"
+        unchanged = 0
+        for at, path in enumerate(paths):
+            entry = files[path]
+            if entry.startswith("unchanged\t", entry.index("\t") + 1):
+                unchanged += 1
+            elif entry.split("\t", 2)[1] in ("skipped", NOT_GNN):
+                self._notable.append(at)
+            else:
+                raise ValueError(f"unexpected scan cache entry for {path}")
+        self.counts = {"unchanged": unchanged, "skipped": len(self._notable)}
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def _outcome(self, path: str) -> FileOutcome:
+        _key, status, version, *ids = self._files[path].split("\t")
+        if status == "unchanged":
+            return FileOutcome(path, "unchanged", ids, version=version)
+        if status == "skipped":
+            return FileOutcome(path, "skipped", ids, message=DELETED_MESSAGE)
+        return FileOutcome(path, "skipped", message=NOT_GNN_MESSAGE)
+
+    def build(self) -> list[FileOutcome]:
+        """Every outcome, in discovery order."""
+        return [self._outcome(path) for path in self._paths]
+
+    def notable(self) -> list[FileOutcome]:
+        """The skipped outcomes (deleted models, files that are not GNN models), in order."""
+        return [self._outcome(self._paths[at]) for at in self._notable]
+
+
+def discover_unchanged(registry_path: Path, roots: Sequence[str], config: Config
+                       ) -> tuple[Discovery, tuple[CacheHits, int] | None]:
+    """Discover ``roots``, and answer the reconcile from the cache when nothing changed.
 
     Args:
         registry_path: the registry file.
-        found: what discovery found under ``roots`` this time.
-        roots: the absolute roots scanned.
+        roots: the absolute roots to scan.
+        config: discovery's settings.
 
     Returns:
-        ``(outcomes, total_models)`` when every candidate is known unchanged (or deleted and
-        untouched) and nothing recorded below the roots vanished; else ``None``.
+        ``(found, (hits, total_models))`` when every candidate is known unchanged (or
+        deleted and untouched, or not a GNN model) and nothing recorded below the roots
+        vanished (``found`` then holds the hits' paths in ``known``, not candidates, and
+        its problems); else ``(found, None)`` with a plain discovery for the scanner's
+        normal path.
     """
-    if found.unlisted:
-        return None
     cache = _read(registry_path)
     if cache is None or not set(roots) <= set(cache.get("roots") or ()):
-        return None
-    files: dict[str, Any] = cache["files"]
-    get = files.get
-    outcomes: list[FileOutcome] = []
-    add = outcomes.append
+        return discover(roots, config), None
+    found = discover(roots, config, known=cache["files"])
+    if found.known is None:
+        return found, None
     try:
-        # The hot loop of an unchanged rescan: one lookup and four comparisons per file.
-        for path, (_mode, size, mtime_ns, inode, device) in found.files:
-            known = get(path)
-            if (known is None or known[0] != size or known[1] != mtime_ns
-                    or known[2] != inode or known[3] != device):
-                return None
-            status = known[4]
-            if status == "unchanged":
-                add(FileOutcome(path, "unchanged", known[6:], version=known[5]))
-            elif status == "skipped":
-                add(FileOutcome(path, "skipped", known[6:], message=DELETED_MESSAGE))
-            elif status == NOT_GNN:
-                add(FileOutcome(path, "skipped", message=NOT_GNN_MESSAGE))
-            else:
-                return None
-        prefixes = tuple(r.rstrip(os.sep) + os.sep for r in roots)
-        exact = set(roots)
-        below = sum(1 for p in files if p.startswith(prefixes) or p in exact)
-        if below != len(outcomes):
-            return None  # a cached file below the roots was not found: it vanished
-        if any(str(p).startswith(prefixes) or p in exact for p in cache["watched"]):
-            return None
-        total = int(cache["total_models"])
-        outcomes.extend(FileOutcome(p.path, p.status, message=p.message) for p in found.problems)
-    except (IndexError, KeyError, TypeError, ValueError):
-        return None  # a cache that does not have the expected shape is ignored
-    return outcomes, total
+        answer = _answer(cache, found.known, roots)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        answer = None  # a cache that does not have the expected shape is ignored
+    if answer is None:
+        return discover(roots, config), None  # e.g. a file vanished: the registrar decides
+    return found, answer
 
 
-__all__ = ["FORMAT", "build", "cache_path", "collector_paused", "unchanged_outcomes", "write"]
+def _answer(cache: dict[str, Any], hits: list[str],
+            roots: Sequence[str]) -> tuple[CacheHits, int] | None:
+    files: dict[str, Any] = cache["files"]
+    prefixes = tuple(r.rstrip(os.sep) + os.sep for r in roots)
+    exact = set(roots)
+
+    def below(path: str) -> bool:
+        return path.startswith(prefixes) or path in exact
+
+    # Hits are distinct cached paths, so equal counts mean every cached file was found.
+    if len(hits) != len(files) and sum(1 for p in files if below(p)) != len(hits):
+        return None  # a cached file below the roots was not found: it vanished
+    if any(below(str(p)) for p in cache["watched"]):
+        return None  # a recorded file below the roots that the cache cannot vouch for
+    return CacheHits(hits, files), int(cache["total_models"])
+
+
+__all__ = ["FORMAT", "CacheHits", "build", "cache_path", "collector_paused",
+           "discover_unchanged", "write"]

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -29,6 +29,25 @@ def _successful(counts: dict[str, int]) -> int:
     return sum(counts[status] for status in _VALID)
 
 
+class DeferredOutcomes(Protocol):
+    """Outcomes held compactly and built only on demand (a rescan's cache hits).
+
+    Their statuses are only ``unchanged`` and ``skipped``: the summary needs their counts and
+    the few skipped ones, never 10,000 ``unchanged`` objects.
+    """
+
+    counts: dict[str, int]
+    """How many of each status."""
+
+    def __len__(self) -> int: ...
+
+    def build(self) -> list[FileOutcome]:
+        """All of them, in order."""
+
+    def notable(self) -> list[FileOutcome]:
+        """The ones that are not ``unchanged``, in order."""
+
+
 @dataclass(slots=True)
 class ScanReport:
     """What one reconcile or batch did.
@@ -45,7 +64,7 @@ class ScanReport:
             changed, and the registry itself was not read.
     """
 
-    outcomes: list[FileOutcome] = field(default_factory=list)
+    _outcomes: list[FileOutcome] = field(default_factory=list, repr=False)
     registry_path: str = ""
     total_models: int = 0
     roots: list[str] = field(default_factory=list)
@@ -53,24 +72,54 @@ class ScanReport:
     duration_ms: float = 0.0
     wrote: bool = False
     from_cache: bool = False
+    _deferred: DeferredOutcomes | None = field(default=None, repr=False)
+
+    @property
+    def outcomes(self) -> list[FileOutcome]:
+        """One outcome per file (deferred ones are built on first access)."""
+        if self._deferred is not None:
+            self._outcomes[:0] = self._deferred.build()
+            self._deferred = None
+        return self._outcomes
+
+    @outcomes.setter
+    def outcomes(self, value: list[FileOutcome]) -> None:
+        self._outcomes = value
+        self._deferred = None
+
+    def defer(self, first: DeferredOutcomes, then: list[FileOutcome]) -> None:
+        """Set the outcomes to ``first`` (built only if :attr:`outcomes` is read), then ``then``."""
+        self._outcomes = then
+        self._deferred = first
+
+    def notable(self) -> list[FileOutcome]:
+        """Every outcome except ``unchanged`` ones, without building deferred outcomes."""
+        head = self._deferred.notable() if self._deferred is not None else []
+        return head + [o for o in self._outcomes if o.status != "unchanged"]
+
+    def _count(self) -> int:
+        return len(self._outcomes) + (len(self._deferred) if self._deferred is not None else 0)
 
     @property
     def counts(self) -> dict[str, int]:
         """How many outcomes had each status (every status present, zeros included)."""
         out = dict.fromkeys(STATUSES, 0)
-        for outcome in self.outcomes:
+        if self._deferred is not None:
+            for status, n in self._deferred.counts.items():
+                out[status] = out.get(status, 0) + n
+        for outcome in self._outcomes:
             out[outcome.status] = out.get(outcome.status, 0) + 1
         return out
 
     @property
     def invalid(self) -> list[FileOutcome]:
         """Outcomes of invalid files."""
-        return [o for o in self.outcomes if o.status == "invalid"]
+        return [o for o in self.notable() if o.status == "invalid"]
 
     @property
     def errors(self) -> list[FileOutcome]:
         """Outcomes of files or directories that could not be read."""
-        return [o for o in self.outcomes if o.status == "error"]
+        return [o for o in self.notable() if o.status == "error"]
 
     @property
     def exit_code(self) -> int:
@@ -80,7 +129,7 @@ class ScanReport:
     @property
     def processed_files(self) -> int:
         """Files looked at (every outcome except models removed because a file vanished)."""
-        return len(self.outcomes) - self.counts["removed"]
+        return self._count() - self.counts["removed"]
 
     @property
     def successful_registrations(self) -> int:
@@ -94,15 +143,12 @@ class ScanReport:
         ``registry_path``, ``total_models``) and adds counts, the exit code, the invalid
         files with their findings, the errors and the changes.
         """
-        counts = dict.fromkeys(STATUSES, 0)
+        counts = self.counts
         invalid: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
         changes: list[dict[str, Any]] = []
-        for o in self.outcomes:  # one pass: a rescan has an outcome per file
+        for o in self.notable():
             status = o.status
-            counts[status] = counts.get(status, 0) + 1
-            if status == "unchanged":
-                continue
             if status == "invalid":
                 invalid.append({"path": o.path, "model_ids": o.model_ids,
                                 "findings": o.findings})
@@ -117,7 +163,7 @@ class ScanReport:
             "duration_ms": round(self.duration_ms, 1),
             "roots": list(self.roots),
             "registry_path": self.registry_path,
-            "processed_files": len(self.outcomes) - counts["removed"],
+            "processed_files": self._count() - counts["removed"],
             "successful_registrations": _successful(counts),
             "invalid_files": counts["invalid"],
             "skipped_files": counts["skipped"],
@@ -160,4 +206,4 @@ def log_outcome(outcome: FileOutcome) -> None:
 
 
 
-__all__ = ["ScanReport", "log_outcome"]
+__all__ = ["DeferredOutcomes", "ScanReport", "log_outcome"]

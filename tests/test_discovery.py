@@ -7,6 +7,7 @@ from pathlib import Path
 
 from registry.config import Config
 from registry.discovery import discover, is_editor_temporary, is_ignored, looks_like_gnn
+from registry.scanio import stat_key
 
 GNN_HEAD = "## GNNSection\nX\n\n## ModelName\nY\n"
 
@@ -151,3 +152,64 @@ class TestIsIgnored:
         assert is_ignored("/r/drafts/x.md", roots=["/r"], ignore_patterns=("drafts",))
         assert is_ignored("/r/x.bak.md", roots=["/r"], ignore_patterns=("*.bak.md",))
         assert not is_ignored("/r/x.md", roots=["/r"], ignore_patterns=("drafts",))
+
+
+class TestProbe:
+    """``discover(..., known=...)``: match candidates against recorded stats as the walk goes."""
+
+    @staticmethod
+    def tree(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+        root = tmp_path / "models"
+        for rel in ("b.md", "a.md", "sub/c.md", ".hidden.md", "notes.txt"):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(GNN_HEAD)
+        os.mkfifo(root / "pipe.md")
+        plain = discover([root], Config())
+        known = {c.path: f"{stat_key(c.stat)}\tunchanged\t1.0.0\tid" for c in plain.files}
+        return root, known
+
+    def test_every_candidate_known_gives_hits_in_discovery_order(self, tmp_path):
+        root, known = self.tree(tmp_path)
+        plain = discover([root], Config())
+        probed = discover([root], Config(), known=known)
+        assert probed.files == []
+        assert probed.known == [c.path for c in plain.files]
+        assert probed.problems == plain.problems  # the FIFO is still reported
+        assert plain.known is None
+
+    def test_changed_stat_falls_back_to_candidates(self, tmp_path):
+        root, known = self.tree(tmp_path)
+        with (root / "sub" / "c.md").open("a") as fh:
+            fh.write("more\n")
+        probed = discover([root], Config(), known=known)
+        assert probed.known is None
+        assert names(probed, root) == ["a.md", "b.md", "sub/c.md"]
+
+    def test_unknown_file_or_wrong_entry_falls_back(self, tmp_path):
+        root, known = self.tree(tmp_path)
+        first = sorted(known)[0]
+        for spoilt in ({k: v for k, v in known.items() if k != first},  # a new file
+                       {**known, first: known[first].split("\t")[0]},  # no tab after the key
+                       {**known, first: ["not", "a", "string"]}):
+            probed = discover([root], Config(), known=spoilt)  # type: ignore[arg-type]
+            assert probed.known is None
+            assert names(probed, root) == ["a.md", "b.md", "sub/c.md"]
+
+    def test_unlisted_directory_falls_back_and_is_reported_once(self, tmp_path, monkeypatch):
+        root, known = self.tree(tmp_path)
+        real_scandir = os.scandir
+        denied: list[str] = []
+
+        def deny(path):
+            if str(path) == str(root / "sub"):
+                denied.append(str(path))
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", deny)
+        probed = discover([root], Config(), known=known)
+        monkeypatch.undo()
+        assert probed.known is None
+        assert probed.unlisted == [str(root / "sub")]
+        assert [p.path for p in probed.problems if p.status == "error"] == [str(root / "sub")]
+        assert len(denied) == 2  # the probe stopped there, and the plain walk reported it

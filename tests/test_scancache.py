@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from registry import scancache
 from registry.lifecycle import delete_model
 from registry.scan import Scanner, ScanReport
@@ -29,9 +31,13 @@ def cache_file(tmp_path: Path) -> Path:
 
 
 def comparable(report: ScanReport) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+    # The summary first: a cached report computes it before its outcomes are built.
+    summary = {k: v for k, v in report.to_summary().items() if k not in VOLATILE}
+    notable = [(o.path, o.status) for o in report.notable()]
     outcomes = [(o.path, o.status, o.model_ids, o.version, o.change, o.message)
                 for o in report.outcomes]
-    summary = {k: v for k, v in report.to_summary().items() if k not in VOLATILE}
+    assert notable == [(path, status) for path, status, *_ in outcomes if status != "unchanged"]
+    assert summary["counts"] == report.counts
     return outcomes, summary
 
 
@@ -185,16 +191,22 @@ class TestFallsBack:
             assert report.counts["unchanged"] == 3
         assert rescan(tmp_path).from_cache
 
-    def test_cache_of_a_cached_entry_with_a_wrong_shape_is_ignored(self, tmp_path):
+    @pytest.mark.parametrize("spoil", [
+        lambda entry: entry.replace("\tunchanged\t", "\tregistered\t"),  # unknown status
+        lambda entry: entry.split("\t")[0] + "\t",  # no status at all
+        lambda entry: entry.split("\t"),  # a list, the layout of format 1
+        lambda entry: None,
+    ])
+    def test_cached_entry_of_a_wrong_shape_is_ignored(self, tmp_path, spoil):
         tree(tmp_path)
         rescan(tmp_path)
         cache = json.loads(cache_file(tmp_path).read_bytes())
-        for entry in cache["files"].values():
-            entry[4] = "registered"
+        cache["files"] = {path: spoil(entry) for path, entry in cache["files"].items()}
         cache_file(tmp_path).write_text(json.dumps(cache), encoding="utf-8")
         report = rescan(tmp_path)
         assert not report.from_cache
         assert report.counts["unchanged"] == 3
+        assert rescan(tmp_path).from_cache  # rewritten by the registrar's pass
 
     def test_missing_registry_disables_the_cache(self, tmp_path):
         tree(tmp_path)

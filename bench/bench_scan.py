@@ -1,6 +1,6 @@
 """Scan benchmark: first scan, unchanged rescan, save time and peak memory vs. a floor.
 
-Usage: ``python bench/bench_scan.py [--sizes 1000 10000] [--work DIR] [--runs 3]``
+Usage: ``python bench/bench_scan.py [--sizes 1000 10000] [--work DIR] [--runs 3] [--check]``
 
 For each size N, files come from ``bench/gen_corpus.py`` (seed 1). Every measurement runs in
 a fresh subprocess (so imports, caches and allocator state never carry over), with a warm
@@ -22,7 +22,8 @@ page cache (the floor runs first):
 
 Logging is filtered at warning level (the library's per-file events are debug/info).
 Targets (issue 3): first scan <= 4x floor, unchanged rescan <= 0.6x floor, peak memory at
-10,000 models < 45 MiB. Prints a table and updates the "Scan" section of bench/RESULTS.md.
+10,000 models < 45 MiB. Prints a table and a met/MISSED line per target (``--check``: exit 1
+when one is missed) and updates the "Scan" section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -186,6 +187,24 @@ def table(rows: list[dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+TARGET_FILES = 10_000
+"""The targets of issue 3 are stated for this corpus size."""
+
+
+def verdicts(rows: list[dict[str, float]]) -> list[tuple[str, bool]]:
+    """Issue 3's targets for the 10,000-file row: ``(line, met)`` each (none without it)."""
+    out: list[tuple[str, bool]] = []
+    for r in rows:
+        if r["n"] != TARGET_FILES:
+            continue
+        first, rescan = r["first"] / r["floor"], r["rescan"] / r["floor"]
+        peak = max(r["first_peak"], r["rescan_peak"]) / (1024 * 1024)
+        out += [(f"first scan {first:.1f}x floor (target <= 4x)", first <= 4.0),
+                (f"unchanged rescan {rescan:.2f}x floor (target <= 0.6x)", rescan <= 0.6),
+                (f"peak memory {peak:.1f} MiB (target < 45 MiB)", peak < 45.0)]
+    return out
+
+
 def update_results(text: str) -> None:
     section = ("## Scan\n\n"
                "`python bench/bench_scan.py` (each figure a median of fresh subprocesses: "
@@ -216,6 +235,8 @@ def main() -> None:
     parser.add_argument("--runs-large", type=int, default=1,
                         help="runs for sizes of 5,000 files and more (they take minutes)")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when a target of the 10,000-file run is missed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_scan_") as tmp:
         work = args.work or Path(tmp)
@@ -228,8 +249,13 @@ def main() -> None:
             print(flush=True)
     text = table(rows)
     print(text)
+    results = verdicts(rows)
+    for line, met in results:
+        print(f"{'met   ' if met else 'MISSED'} {line}")
     if not args.no_write:
         update_results(text)
+    if args.check and not all(met for _line, met in results):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

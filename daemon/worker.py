@@ -46,7 +46,6 @@ import itertools
 import stat
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +55,7 @@ import structlog
 
 from daemon.pathqueue import SettleQueue
 from registry.errors import StoreBusyError, StoreError
+from registry.scanreport import ScanReport
 
 log = structlog.get_logger(__name__)
 
@@ -77,10 +77,10 @@ class ScannerLike(Protocol):
 
     def reconcile(
         self, roots: Sequence[Path] | None = None, *, progress: ProgressCallback | None = None,
-    ) -> Any:
+    ) -> ScanReport:
         """A full pass over the roots, one transaction; returns a report."""
 
-    def process_paths(self, paths: Iterable[Path]) -> Any:
+    def process_paths(self, paths: Iterable[Path]) -> ScanReport:
         """A batch of settled paths, one transaction; returns a report."""
 
 
@@ -95,9 +95,11 @@ class ReconcileInfo:
     models: int
 
 
-def _status_counts(report: Any) -> dict[str, int]:
-    """How many outcomes per status (``registered``, ``unchanged``, ``invalid``...)."""
-    return dict(Counter(str(getattr(o, "status", "unknown")) for o in report.outcomes))
+def _status_counts(report: ScanReport) -> dict[str, int]:
+    """How many outcomes per status (``registered``, ``unchanged``, ``invalid``...), the
+    statuses that occurred only (a cache-answered report is counted without building its
+    outcomes)."""
+    return {status: n for status, n in report.counts.items() if n}
 
 
 class Worker(threading.Thread):
@@ -296,10 +298,12 @@ class Worker(threading.Thread):
         self._succeeded()
         duration = (time.monotonic() - started) * 1000
         self.total_models = int(report.total_models)
-        self.last_reconcile = ReconcileInfo(reason, self._wall_clock(), duration,
-                                            len(report.outcomes), self.total_models)
+        counts = _status_counts(report)
+        files = sum(counts.values())
+        self.last_reconcile = ReconcileInfo(reason, self._wall_clock(), duration, files,
+                                            self.total_models)
         log.info("reconcile_done", reason=reason, count=self.reconcile_count,
-                 files=len(report.outcomes), counts=_status_counts(report),
+                 files=files, counts=counts,
                  models=self.total_models, duration_ms=round(duration, 1))
         with self._lock:
             self._completed = max(self._completed, ticket)

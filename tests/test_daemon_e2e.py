@@ -243,6 +243,14 @@ class TestProcess:
             assert expected in names
         done = d.find_logs("reconcile_done", reason="startup")[0]
         assert {"counts", "duration_ms", "models"} <= set(done)
+        assert (done["counts"], done["files"], done["models"]) == ({"registered": 1}, 1, 1)
+        # Restarted over the same tree: the scan cache answers, and is counted the same way.
+        with running_daemon([*SETTLE, models_dir], output_dir=out) as again:
+            again.wait_log("reconcile_done", reason="startup")
+            again.send(signal.SIGTERM)
+            again.wait_exit()
+        done = again.find_logs("reconcile_done", reason="startup")[0]
+        assert (done["counts"], done["files"], done["models"]) == ({"unchanged": 1}, 1, 1)
 
     def test_injected_overflow_misses_nothing(self, models_dir: Path, out: Path) -> None:
         """Events dropped by an (injected) overflow are recovered by the full reconcile."""

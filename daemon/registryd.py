@@ -28,8 +28,8 @@ from daemon.common import (
     run_guarded,
 )
 from registry.config import Config
-from registry.discovery import absolute
 from registry.errors import ConfigError
+from registry.names import absolute
 
 
 def build_parser() -> argparse.ArgumentParser:

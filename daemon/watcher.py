@@ -318,15 +318,4 @@ class Watcher:
         return dead
 
 
-__all__ = [
-    "INJECT_OVERFLOW_ENV",
-    "NATIVE_EVENTS",
-    "POLLING_EVENTS",
-    "ChangeHandler",
-    "OverflowCallback",
-    "PathSink",
-    "WatchPlan",
-    "Watcher",
-    "parse_injection",
-    "plan_watches",
-]
+__all__ = ["WatchPlan", "Watcher", "plan_watches"]

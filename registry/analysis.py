@@ -1,6 +1,6 @@
 """Analysis of many files in parallel, and the read-ahead a scan uses.
 
-:func:`analyse` (re-exported from :mod:`registry.fileanalysis`) analyses one file's bytes.
+:func:`registry.fileanalysis.analyse` analyses one file's bytes.
 
 :func:`analyse_many` runs :func:`analyse` over a stream of files in a
 :class:`~concurrent.futures.ProcessPoolExecutor` and yields the results in input order. Small
@@ -32,7 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import chain, islice
 
-from registry.fileanalysis import Analysis, ModelAnalysis, analyse, seed_metadata
+from registry.fileanalysis import Analysis, analyse
 from registry.scanio import ReadProblem, read_file
 
 SMALL_BATCH = 64
@@ -268,12 +268,8 @@ __all__ = [
     "CHUNK_BYTES",
     "CHUNK_FILES",
     "SMALL_BATCH",
-    "Analysis",
     "Item",
-    "ModelAnalysis",
     "ReadAhead",
-    "analyse",
     "analyse_many",
     "default_workers",
-    "seed_metadata",
 ]

@@ -20,7 +20,7 @@ What is a candidate (decisions documented here; design.md section 5):
   recorded in :attr:`Discovery.unlisted`, so the scanner never marks models below it removed.
 
 The name rules themselves (patterns, editor temporaries, ignores, GNN headings) live in
-:mod:`registry.names` and are re-exported here.
+:mod:`registry.names`.
 
 Whether a candidate *is* a GNN model is decided from its text by :func:`looks_like_gnn`: at
 least two distinct GNN section headings. README-style Markdown is therefore skipped, not
@@ -43,14 +43,10 @@ import structlog
 from registry.config import Config
 from registry.names import (
     EDITOR_SUFFIXES,
-    GNN_SECTION_NAMES,
-    MIN_GNN_HEADINGS,
     TEMP_NAME,
     absolute,
     base_name,
     is_editor_temporary,
-    is_ignored,
-    looks_like_gnn,
     matches_any,
     pattern_regex,
     plain_suffixes,
@@ -311,18 +307,4 @@ def _run(chosen: list[str], config: Config, known: Known | None) -> Discovery:
     return result
 
 
-__all__ = [
-    "GNN_SECTION_NAMES",
-    "MIN_GNN_HEADINGS",
-    "Candidate",
-    "Discovery",
-    "Known",
-    "Problem",
-    "absolute",
-    "base_name",
-    "discover",
-    "is_editor_temporary",
-    "is_ignored",
-    "looks_like_gnn",
-    "matches_any",
-]
+__all__ = ["Candidate", "Discovery", "Known", "Problem", "discover"]

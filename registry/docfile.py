@@ -17,7 +17,7 @@ the SHA-256 of the concatenated SHA-256 digests of the model lines (each line wi
 separating comma and newline), ``index_checksum`` the same over the index lines; a file that
 is torn, truncated or edited in place fails them and is treated as corrupt (the store then
 recovers from the newest valid backup). Per-line digests let a writer re-hash only the lines
-that changed. The ``index`` rows (:func:`registry.modelmap.index_row`) are a derived cache of
+that changed. The ``index`` rows (:func:`registry.rowcodec.index_row`) are a derived cache of
 fields of each entry, so a scan can look models up without decoding any entry.
 
 A file that is valid JSON but has no ``checksum`` in its first line (an older, indented
@@ -36,17 +36,9 @@ from typing import IO, Any
 
 from registry.entries import SCHEMA_VERSION
 from registry.errors import StoreError
-from registry.modelmap import (
-    IndexRow,
-    LazyLoadError,
-    LineSet,
-    ModelMap,
-    checksum,
-    digest_of,
-    dumps,
-    line_key,
-)
+from registry.modelmap import LazyLoadError, LineSet, ModelMap
 from registry.records import RegistryDoc
+from registry.rowcodec import IndexRow, checksum, digest_of, dumps, line_key
 from registry.spill import Line, line_bytes, line_size
 
 INDEX_OPEN = b',"index":{'

@@ -15,10 +15,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from registry.discovery import looks_like_gnn
 from registry.gnn import check_bytes, extract
 from registry.gnn.model import Finding, GnnFile, GnnModel
 from registry.gnn.parser import split_lines
+from registry.names import looks_like_gnn
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ large first scan), further lines go to an unnamed temp file and the map keeps on
 they are (:mod:`registry.spill`); an unchanged entry is recognised by its line's digest, so
 re-encoding it reads nothing back.
 
-Index rows (:mod:`registry.rowcodec`, with the line encoding; re-exported here):
+Index rows (:mod:`registry.rowcodec`, with the line encoding):
 :func:`index_row` is a small dict of what those all-model callers need
 (``file_path``, ``sha256``, ``file_stat``, ``state``, ``deleted``, ``version``...). Rows are
 stored in the registry file (a derived cache, covered by its own checksum) so that they are
@@ -35,16 +35,11 @@ from typing import Any
 from registry.entries import ModelEntry
 from registry.errors import StoreError
 from registry.rowcodec import (
-    COMPUTED_RELATIONSHIP_TYPES,
     IndexRow,
-    checksum,
     digest_of,
     dumps,
     index_row,
     key_prefix,
-    line_key,
-    relationships_digest,
-    row_stat,
 )
 from registry.spill import SPILL_AFTER, Line, LineSpill, line_bytes, open_spill
 
@@ -302,18 +297,4 @@ class ModelMap(MutableMapping[str, ModelEntry]):
                 [lines[m] for m in order], [self._digests[m] for m in order])
 
 
-__all__ = [
-    "COMPUTED_RELATIONSHIP_TYPES",
-    "IndexRow",
-    "LazyLoadError",
-    "LineSet",
-    "ModelMap",
-    "checksum",
-    "digest_of",
-    "dumps",
-    "index_row",
-    "key_prefix",
-    "line_key",
-    "relationships_digest",
-    "row_stat",
-]
+__all__ = ["LazyLoadError", "LineSet", "ModelMap"]

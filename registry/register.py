@@ -62,9 +62,9 @@ from typing import Any
 import structlog
 
 from registry import lifecycle
-from registry.analysis import SMALL_BATCH, Analysis, ReadAhead, analyse, default_workers
-from registry.discovery import looks_like_gnn
-from registry.modelmap import row_stat
+from registry.analysis import SMALL_BATCH, ReadAhead, default_workers
+from registry.fileanalysis import Analysis, analyse
+from registry.names import looks_like_gnn
 from registry.records import ModelEntry
 from registry.register_models import (
     DELETED_MESSAGE,
@@ -73,6 +73,7 @@ from registry.register_models import (
     VERSION_ONLY_KEYS,
     ModelRegistrar,
 )
+from registry.rowcodec import row_stat
 from registry.scanio import (
     FileOutcome,
     ReadProblem,

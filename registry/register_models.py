@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry import history, ids, lifecycle, versioning
-from registry.analysis import Analysis, ModelAnalysis
 from registry.config import Config
-from registry.discovery import base_name
+from registry.fileanalysis import Analysis, ModelAnalysis
 from registry.gnn import bump_kind as gnn_bump_kind
 from registry.gnn import diff_structures
-from registry.modelmap import IndexRow
+from registry.names import base_name
 from registry.records import ModelEntry, RegistryDoc, Relationship, VersionRecord, utc_now
+from registry.rowcodec import IndexRow
 from registry.scanio import FileOutcome, file_stat, stat_matches
 
 VERSION_ONLY_KEYS = frozenset({"structure", "dimensions", "types", "ontology",

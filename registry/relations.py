@@ -40,9 +40,13 @@ from pathlib import PurePath
 from typing import Any
 
 from registry.errors import NotFoundError
-from registry.modelmap import COMPUTED_RELATIONSHIP_TYPES, IndexRow, relationships_digest
 from registry.records import ModelEntry, RegistryDoc, Relationship
-from registry.rowcodec import current_metadata
+from registry.rowcodec import (
+    COMPUTED_RELATIONSHIP_TYPES,
+    IndexRow,
+    current_metadata,
+    relationships_digest,
+)
 
 DECLARED_TYPES: tuple[str, ...] = ("depends_on", "derived_from")
 """Relationship types read from front matter."""

@@ -40,9 +40,10 @@ import structlog
 
 from registry import scancache
 from registry.config import Config
-from registry.discovery import absolute, discover, is_ignored, matches_any
+from registry.discovery import discover
 from registry.lifecycle import prune_hook_for
 from registry.modelmap import LazyLoadError
+from registry.names import absolute, is_ignored, matches_any
 from registry.records import RegistryDoc, utc_now
 from registry.register import Registrar
 from registry.relations import refresh_relationships

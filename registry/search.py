@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.errors import NotFoundError
-from registry.modelmap import IndexRow
 from registry.records import MODEL_STATES, ModelEntry, RegistryDoc
 from registry.relations import current_metadata
+from registry.rowcodec import IndexRow
 
 FIELDS: tuple[str, ...] = ("alias", "id", "name", "ontology", "section", "state", "tag", "var")
 """Field names a query may filter on."""

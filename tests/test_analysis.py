@@ -15,12 +15,11 @@ from registry.analysis import (
     CHUNK_FILES,
     SMALL_BATCH,
     ReadAhead,
-    analyse,
     analyse_many,
     default_workers,
-    seed_metadata,
 )
 from registry.config import load_config
+from registry.fileanalysis import analyse, seed_metadata
 from registry.gnn import check_bytes, extract
 from registry.gnn.parser import split_lines
 from registry.scan import Scanner

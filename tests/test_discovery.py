@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from registry.config import Config
-from registry.discovery import discover, is_editor_temporary, is_ignored, looks_like_gnn
+from registry.discovery import discover
+from registry.names import is_editor_temporary, is_ignored, looks_like_gnn
 from registry.scanio import stat_key
 
 GNN_HEAD = "## GNNSection\nX\n\n## ModelName\nY\n"

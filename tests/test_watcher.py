@@ -17,13 +17,14 @@ from watchdog.events import (
     FileMovedEvent,
 )
 
+from daemon.events import ChangeHandler, parse_injection
 from daemon.fstype import (
     filesystem_type,
     find_mount,
     is_network_fs,
     parse_mountinfo,
 )
-from daemon.watcher import ChangeHandler, Watcher, parse_injection, plan_watches
+from daemon.watcher import Watcher, plan_watches
 from tests.helpers.daemon import wait_until
 
 

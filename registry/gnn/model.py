@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 Severity = Literal["error", "warning"]
 """How serious a finding is: errors block registration, warnings are kept on the version."""
@@ -250,6 +250,7 @@ class GnnFile:
 
 _Setter = Callable[[object, object], None]
 _new = object.__new__
+_T = TypeVar("_T")
 
 
 def _setters(cls: type, *names: str) -> tuple[_Setter, ...]:
@@ -257,25 +258,12 @@ def _setters(cls: type, *names: str) -> tuple[_Setter, ...]:
     return tuple(getattr(cls, name).__set__ for name in names)
 
 
-_SEC_NAME, _SEC_LINE, _SEC_BODY = _setters(Section, "name", "line", "body")
 _VAR_NAME, _VAR_DIMS, _VAR_TYPE, _VAR_LINE, _VAR_DEFAULT, _VAR_COMMENT = _setters(
     Variable, "name", "dims", "type", "line", "default", "comment")
 _CON_SOURCE, _CON_TARGET, _CON_DIRECTED, _CON_LINE, _CON_OPERATOR, _CON_LABEL = _setters(
     Connection, "source", "target", "directed", "line", "operator", "label")
 _PAR_NAME, _PAR_RAW, _PAR_VALUE, _PAR_SHAPE, _PAR_LINE, _PAR_END, _PAR_RAGGED = _setters(
     Parameter, "name", "raw", "value", "shape", "line", "end_line", "ragged")
-_TIME_KEY, _TIME_VALUE, _TIME_LINE = _setters(TimeItem, "key", "value", "line")
-_ANN_NAME, _ANN_TERM, _ANN_LINE = _setters(Annotation, "name", "term", "line")
-_MP_KEY, _MP_VALUE, _MP_LINE = _setters(ModelParameter, "key", "value", "line")
-
-
-def new_section(name: str, line: int, body: tuple[str, ...]) -> Section:
-    """``Section(name, line, body)``, built faster."""
-    obj = _new(Section)
-    _SEC_NAME(obj, name)
-    _SEC_LINE(obj, line)
-    _SEC_BODY(obj, body)
-    return obj
 
 
 def new_variable(  # noqa: PLR0917 - positional, as the class call it replaces
@@ -321,31 +309,33 @@ def new_parameter(  # noqa: PLR0917 - positional, as the class call it replaces
     return obj
 
 
-def new_time_item(key: str, value: str | None, line: int) -> TimeItem:
-    """``TimeItem(key, value, line)``, built faster."""
-    obj = _new(TimeItem)
-    _TIME_KEY(obj, key)
-    _TIME_VALUE(obj, value)
-    _TIME_LINE(obj, line)
-    return obj
+def _three_fields(cls: type[_T], first: str, second: str,
+                  third: str) -> Callable[[object, object, object], _T]:
+    """A fast constructor for a three-field slotted class (fields given in class order)."""
+    set_first, set_second, set_third = _setters(cls, first, second, third)
+
+    def build(a: object, b: object, c: object) -> _T:
+        obj = _new(cls)
+        set_first(obj, a)
+        set_second(obj, b)
+        set_third(obj, c)
+        return obj
+
+    return build
 
 
-def new_annotation(name: str, term: str, line: int) -> Annotation:
-    """``Annotation(name, term, line)``, built faster."""
-    obj = _new(Annotation)
-    _ANN_NAME(obj, name)
-    _ANN_TERM(obj, term)
-    _ANN_LINE(obj, line)
-    return obj
-
-
-def new_model_parameter(key: str, value: str, line: int) -> ModelParameter:
-    """``ModelParameter(key, value, line)``, built faster."""
-    obj = _new(ModelParameter)
-    _MP_KEY(obj, key)
-    _MP_VALUE(obj, value)
-    _MP_LINE(obj, line)
-    return obj
+new_section: Callable[[str, int, tuple[str, ...]], Section] = _three_fields(
+    Section, "name", "line", "body")
+"""``Section(name, line, body)``, built faster."""
+new_time_item: Callable[[str, str | None, int], TimeItem] = _three_fields(
+    TimeItem, "key", "value", "line")
+"""``TimeItem(key, value, line)``, built faster."""
+new_annotation: Callable[[str, str, int], Annotation] = _three_fields(
+    Annotation, "name", "term", "line")
+"""``Annotation(name, term, line)``, built faster."""
+new_model_parameter: Callable[[str, str, int], ModelParameter] = _three_fields(
+    ModelParameter, "key", "value", "line")
+"""``ModelParameter(key, value, line)``, built faster."""
 
 
 __all__ = [

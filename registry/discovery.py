@@ -51,7 +51,7 @@ from registry.names import (
     pattern_regex,
     plain_suffixes,
 )
-from registry.scanio import FileInfo, file_info, stat_key
+from registry.scanio import FileInfo, FileOutcome, file_info, stat_key
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +99,10 @@ class Discovery:
     known: list[str] | None = None
     """Set instead of ``files`` when ``discover`` was given ``known`` and every candidate
     matched it: their paths, in the order ``files`` would have had."""
+
+    def problem_outcomes(self) -> list[FileOutcome]:
+        """The problems as scan outcomes (status and message kept)."""
+        return [FileOutcome(p.path, p.status, message=p.message) for p in self.problems]
 
 
 Known = Mapping[str, str]

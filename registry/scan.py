@@ -156,8 +156,7 @@ class Scanner:
             found, known = scancache.discover_unchanged(self.store.path, abs_roots, self.config)
         if known is not None:  # nothing changed: the registry's index is not even read
             hits, report.total_models = known
-            report.defer(hits, [FileOutcome(p.path, p.status, message=p.message)
-                                for p in found.problems])
+            report.defer(hits, found.problem_outcomes())
             report.from_cache = True
             if progress is not None:
                 for done in range(1, len(hits) + 1):
@@ -178,8 +177,7 @@ class Scanner:
                     raise _Restart
                 if progress is not None:
                     progress(done, total)
-            outcomes.extend(FileOutcome(p.path, p.status, message=p.message)
-                            for p in found.problems)
+            outcomes.extend(found.problem_outcomes())
             outcomes.extend(registrar.remove_missing(seen, abs_roots, found.unlisted))
             return outcomes
 
@@ -267,8 +265,7 @@ class Scanner:
                 if lock_free and registrar.changed:
                     raise _Restart
             if found is not None:
-                outcomes.extend(FileOutcome(p.path, p.status, message=p.message)
-                                for p in found.problems)
+                outcomes.extend(found.problem_outcomes())
                 outcomes.extend(registrar.remove_missing(handled, dirs, found.unlisted))
             outcomes.extend(registrar.remove_missing(set(), missing, ()))
             if lock_free and registrar.changed:

@@ -137,7 +137,9 @@ def not_gnn_files(found: Discovery, outcomes: Sequence[FileOutcome],
     for candidate in found.files:
         st = candidate.stat
         if candidate.path in paths and st.st_mtime_ns < read_after_ns - RACY_NS:
-            out[candidate.path] = f"{stat_key(st)}\t{NOT_GNN}\t"
+            entry = _entry(stat_key(st), NOT_GNN, None, ())
+            if entry is not None:
+                out[candidate.path] = entry
     return out
 
 

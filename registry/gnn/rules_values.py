@@ -24,9 +24,16 @@ from registry.gnn.codes import (
     UNREADABLE_LITERAL,
     UNTERMINATED_LITERAL,
 )
-from registry.gnn.model import Finding, Parameter
+from registry.gnn.model import Dimension, Finding, Parameter, Variable
 from registry.gnn.rules_common import ModelContext
-from registry.gnn.shapes import accepted_shapes, format_dims, format_shape
+from registry.gnn.shapes import (
+    Shape,
+    accepted_shapes,
+    format_dims,
+    format_shape,
+    shape_matches,
+    squeeze,
+)
 
 
 def _is_bracketed(raw: str) -> bool:
@@ -59,16 +66,46 @@ def check_parameter_shapes(ctx: ModelContext) -> Iterator[Finding]:
         if var is None or shape is None:
             continue
         declared = resolve(var.dims)
-        # The declared shape is the first accepted one: the common case needs no list.
-        if declared is None or shape == declared or shape in accepted_shapes(declared):
+        if declared is None or shape_matches(declared, shape):
             continue
         symbolic = any(isinstance(dim, str) for dim in var.dims)
         meaning = f" = {format_dims(declared)}" if symbolic else ""
+        forms = " or ".join(format_shape(form) for form in accepted_shapes(declared))
         yield SHAPE_MISMATCH.at(
             param.line,
             f"value of '{param.name}' has shape {format_shape(shape)} but '{var.name}' is "
-            f"declared {format_dims(var.dims)}{meaning} at line {var.line} "
-            f"(accepted shapes: {', '.join(format_shape(s) for s in accepted_shapes(declared))})")
+            f"declared {var.name}{format_dims(var.dims)}{meaning} at line {var.line}: "
+            f"{_disagreement(ctx, var, declared, shape)} (accepted: {forms}, axes of length 1 "
+            "aside)")
+
+
+def _size_source(ctx: ModelContext, dim: Dimension, size: int) -> str:
+    """How a declared dimension got its size: ``3`` or ``'len(π)' = 3 (π[3] at line 7)``."""
+    if isinstance(dim, int):
+        return str(dim)
+    symbol = dim[4:-1] if dim.startswith("len(") else dim
+    var = ctx.declared.get(symbol)
+    if var is not None:
+        where = f"the first dimension of {var.name}{format_dims(var.dims)} at line {var.line}"
+    else:
+        where = f"ModelParameters {symbol}: {ctx.resolver.parameters.get(symbol, '?').strip()}"
+    return f"'{dim}' = {size} ({where})"
+
+
+def _disagreement(ctx: ModelContext, var: Variable, declared: Shape, shape: Shape) -> str:
+    """Which dimension of the declaration the literal's shape disagrees with, and why."""
+    if len(shape) == len(declared):
+        axes = [
+            f"dimension {axis + 1} is {_size_source(ctx, dim, size)} but the value has {got}"
+            for axis, (dim, size, got) in enumerate(zip(var.dims, declared, shape, strict=True))
+            if size != got
+        ]
+        return "; ".join(axes)
+    text = (f"the value has {len(shape)} dimension(s), the declaration {len(declared)}")
+    if squeeze(shape) != squeeze(declared):
+        text += (f"; without axes of length 1 they are {format_shape(squeeze(shape))} and "
+                 f"{format_shape(squeeze(declared))}")
+    return text
 
 
 def check_parameter_names(ctx: ModelContext) -> Iterator[Finding]:

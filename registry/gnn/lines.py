@@ -145,7 +145,7 @@ def dimension_text(entry: str) -> str | None:
 
 
 def _declaration(name: str, inner: str, line: int, comment: str | None,
-                 findings: list[Finding], var_type: str | None = None) -> Variable:
+                 findings: list[Finding], *, var_type: str | None = None) -> Variable:
     """The declaration ``name[inner]``, read entry by entry (``GNN-E104`` into ``findings``);
     ``var_type`` is a type written after the bracket (``A[3],float``)."""
     dims: list[Dimension] = []
@@ -221,7 +221,7 @@ def read_state_space(section: Section) -> tuple[list[Variable], list[Finding]]:
             typed = _COMMA_TYPED.match(code)
             if typed is not None:
                 variables.append(_declaration(typed.group(1), typed.group(2), line, comment,
-                                              findings, typed.group(3)))
+                                              findings, var_type=typed.group(3)))
                 continue
             if is_fence_line(code):
                 continue

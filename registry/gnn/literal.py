@@ -16,11 +16,12 @@ result as a Python literal. This module reproduces that meaning without ``eval``
 Two readers implement this grammar. The fast path handles the common, large literals with
 C-speed number conversion: it checks the character set (ASCII digits,
 ``. + - e E , ( ) { } [ ]`` and blanks), splits the text at brackets (``bytes.translate``
-then ``str.split``), converts each run of comma-separated numbers with ``map(float, ...)`` and builds the groups in one
-pass over the brackets, checking commas and bracket kinds as it goes. It gives up (returns
-``None``) on anything unusual. The slow path is an iterative tokenizer-driven reader that
-accepts the whole grammar and explains errors. :func:`read_literal` tries the fast path and
-falls back to the slow one; both give identical values (a property test compares them).
+then ``str.split``), converts each run of comma-separated numbers with ``map(float, ...)``
+and builds the groups in one pass over the brackets, checking commas and bracket kinds as
+it goes. It gives up (returns ``None``) on anything unusual. The slow path is an iterative
+tokenizer-driven reader that accepts the whole grammar and explains errors.
+:func:`read_literal` tries the fast path and falls back to the slow one; both give identical
+values (a property test compares them).
 Neither uses ``eval``.
 
 :func:`read_matrix` is quicker still for the two layouts nearly every parameter uses

@@ -75,8 +75,8 @@ def check_parameter_shapes(ctx: ModelContext) -> Iterator[Finding]:
             param.line,
             f"value of '{param.name}' has shape {format_shape(shape)} but '{var.name}' is "
             f"declared {var.name}{format_dims(var.dims)}{meaning} at line {var.line}: "
-            f"{_disagreement(ctx, var, declared, shape)} (accepted: {forms}, axes of length 1 "
-            "aside)")
+            f"{_disagreement(ctx, var, declared, shape)} (accepted: {forms}, give or take axes "
+            "of length 1)")
 
 
 def _size_source(ctx: ModelContext, dim: Dimension, size: int) -> str:
@@ -101,11 +101,17 @@ def _disagreement(ctx: ModelContext, var: Variable, declared: Shape, shape: Shap
             if size != got
         ]
         return "; ".join(axes)
-    text = (f"the value has {len(shape)} dimension(s), the declaration {len(declared)}")
-    if squeeze(shape) != squeeze(declared):
-        text += (f"; without axes of length 1 they are {format_shape(squeeze(shape))} and "
-                 f"{format_shape(squeeze(declared))}")
-    return text
+    core = squeeze(shape)
+    kept = [(axis, dim, size)
+            for axis, (dim, size) in enumerate(zip(var.dims, declared, strict=True)) if size != 1]
+    if len(core) == len(kept):
+        axes = [
+            f"dimension {axis + 1} is {_size_source(ctx, dim, size)} but the value has {got}"
+            for (axis, dim, size), got in zip(kept, core, strict=True) if size != got
+        ]
+        return "; ".join(axes)
+    return (f"without axes of length 1 the value is {format_shape(core)} and the "
+            f"declaration {format_shape(squeeze(declared))}")
 
 
 def check_parameter_names(ctx: ModelContext) -> Iterator[Finding]:

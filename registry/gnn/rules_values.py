@@ -6,7 +6,8 @@
   checking a 2.6 MB literal costs the same as checking a 3-element one. Declarations with a
   symbolic dimension are checked when the symbol resolves to a size.
 - GNN-W003: a parameter assigned to a name that is not declared.
-- GNN-W108: a ``{...}`` or ``(...)`` value that could not be read as numbers (so its shape
+- GNN-W108: a ``{...}`` or ``(...)`` value (or a ``[...]`` one of literal characters only)
+  that could not be read as numbers (so its shape
   is not checked), unless the parser already reported it as unterminated (GNN-E103).
 - GNN-W109: a name assigned a second time (at the second assignment; the last value wins).
 
@@ -15,6 +16,7 @@ Every finding is at the first line of the assignment statement.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from registry.gnn.codes import (
@@ -36,10 +38,16 @@ from registry.gnn.shapes import (
 )
 
 
+_NUMERIC_LOOKING = re.compile(r"[\s\d.+\-eE,(){}\[\]]*")
+
+
 def _is_bracketed(raw: str) -> bool:
-    """Whether a value is written as a brace or parenthesis literal."""
+    """Whether a value is written as a brace or parenthesis literal, or as a ``[...]`` one made
+    of literal characters only (a ``[...]`` list of words is a label list, not a mistake)."""
     text = raw.lstrip()
-    return text.startswith(("{", "("))
+    if text.startswith(("{", "(")):
+        return True
+    return text.startswith("[") and _NUMERIC_LOOKING.fullmatch(text) is not None
 
 
 def check_parameter_shapes(ctx: ModelContext) -> Iterator[Finding]:

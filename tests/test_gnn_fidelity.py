@@ -9,10 +9,13 @@ from __future__ import annotations
 import string
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.gnn import parse_text, validate
 from registry.gnn.model import Finding, GnnModel
 from registry.gnn.render import render
+from tests import strategies
 from tests.test_gnn_codes import BASE, appended, line_of, with_section
 from tests.test_gnn_render import _values
 
@@ -282,3 +285,33 @@ class TestEquivalencesBothWays:
         (a [2,3,3] declaration does not take a 3x3x2 value)."""
         text = with_variable(declaration, value)
         assert found(text) == [("GNN-E002", line_of(text, "x="))]
+
+
+class TestProperties:
+    """Hypothesis: the two new forms, read and round-tripped."""
+
+    @settings(max_examples=60, deadline=None)
+    @given(strategies.bracket_literals)
+    def test_bracket_literals_read_as_one_statement(self, literal: str) -> None:
+        text = appended(BASE, "InitialParameterization", f"x = {literal}")
+        model = only_model(text)
+        param = next(p for p in model.parameters if p.name == "x")
+        rows = literal.count("\n") - 1
+        assert param.shape is not None
+        assert param.shape[0] == rows
+        assert [f.code for f in model.findings] == []
+        assert_round_trip(text)
+
+    @settings(max_examples=60, deadline=None)
+    @given(strategies.names, strategies.dims, strategies.types, st.booleans())
+    def test_comma_type_reads_like_type_entry(self, name: str, dims: list[str], type_: str,
+                                              comma: bool) -> None:
+        line = f"{name}[{','.join(dims)}],{type_}" if comma else (
+            f"{name}[{','.join(dims)},type={type_}]")
+        text = appended(BASE, "StateSpaceBlock", line)
+        model = only_model(text)
+        assert model.findings == ()
+        var = model.variables[-1]
+        assert (var.name, var.type) == (name, type_)
+        assert [str(dim) for dim in var.dims] == dims
+        assert_round_trip(text)

@@ -37,7 +37,6 @@ from registry.gnn.shapes import (
     squeeze,
 )
 
-
 _NUMERIC_LOOKING = re.compile(r"[\s\d.+\-eE,(){}\[\]]*")
 
 

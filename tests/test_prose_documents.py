@@ -87,12 +87,17 @@ class TestScan:
         assert report.exit_code == 0
         assert list(load(tmp_path).models) == ["agent"]
 
-    def test_prose_is_skipped_on_every_scan(self, tmp_path: Path) -> None:
+    def test_prose_is_skipped_on_every_scan_and_cached(self, tmp_path: Path) -> None:
+        """The rescan is answered from the scan cache, which keeps the prose reason."""
         write(tmp_path / "models" / "tutorial.md", prose())
-        for _ in range(2):
+        write(tmp_path / "models" / "agent.md", gnn_text("Agent"))
+        cached = []
+        for _ in range(3):
             report = scan(tmp_path)
-            assert [(o.status, o.message) for o in report.outcomes] == [
-                ("skipped", PROSE_MESSAGE)]
+            assert [(Path(o.path).name, o.status, o.message) for o in report.outcomes
+                    if o.status == "skipped"] == [("tutorial.md", "skipped", PROSE_MESSAGE)]
+            cached.append(report.from_cache)
+        assert cached == [False, True, True]
 
     def test_scan_cli_counts_it_skipped_not_invalid(self, tmp_path: Path) -> None:
         write(tmp_path / "models" / "tutorial.md", prose())

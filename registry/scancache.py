@@ -14,7 +14,7 @@ file next to it, ``.<registry stem>.scan-cache.json``::
 its ``lstat`` matches: all its models plain (not ``removed``, no findings), one recorded
 stat, outside the racy window (see :func:`registry.scanio.stat_matches`). ``status`` is
 ``unchanged`` (the ids are the live models in file order, ``version`` the first one's),
-``skipped`` (every model deleted; ``version`` null) or ``not-gnn`` (a candidate such as a
+``skipped`` (every model deleted; ``version`` null), ``not-gnn`` (a candidate such as a
 ``README.md`` that this scan read and found not to be a GNN model, outside the racy window
 when it was read; no ids), or ``prose`` (the same for a document that shows GNN only in
 fenced code blocks, skipped with its own message). One tab-separated string per file,

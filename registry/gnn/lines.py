@@ -7,12 +7,8 @@ first ``#`` on is an inline comment. Markdown code-fence lines (```` ``` ````, `
 :mod:`registry.gnn.fences`) are skipped too: a section body wrapped in a fence reads as its
 content. InitialParameterization has its own module (:mod:`registry.gnn.params`).
 
-Declarations are ``NAME[dims, type=T]`` or the GNN pipeline's export form ``NAME[dims],T``
-(a comma and the type after the bracket). A dimension is a positive integer, a name, or an
-expression kept as written: ``len(NAME)`` (the length of a variable, the same as ``NAME``) or
-any other text made of names, integers, ``+ - * /``, parentheses and blanks that has at least
-one name (``2*n``); the validator evaluates ``len(NAME)`` and says that other expressions
-cannot be evaluated.
+Declarations are ``NAME[dims, type=T]`` or the pipeline's export form ``NAME[dims],T``. A
+dimension is a positive integer, a name, or an expression kept as written (:func:`dimension_text`).
 
 Names follow the permissive rule: a Unicode letter or ``_`` first, then letters, digits, ``_``,
 ``'`` or ``+`` (so ``γ``, ``Π_o``, ``s_t+1`` and ``s'`` are names; a name never contains ``-``).
@@ -126,7 +122,9 @@ def _declaration_problem(code: str) -> str:
 
 
 def dimension_text(entry: str) -> str | None:
-    """A symbolic dimension as kept: a name, ``len(NAME)`` normalised, or an expression.
+    """A symbolic dimension as kept: a name, ``len(NAME)`` (the length of a variable, which the
+    validator evaluates like ``NAME``), or another expression of names, integers, ``+ - * /``,
+    parentheses and blanks with at least one name (``2*n``; never evaluated).
 
     Args:
         entry: one stripped, non-integer entry of a declaration.
@@ -175,7 +173,7 @@ def _declaration(name: str, inner: str, line: int, comment: str | None,
             dims.append(symbolic)
         else:
             why = ("is empty" if not entry else "is too large" if _POSITIVE.match(entry)
-                   else "is not a positive integer or a name")
+                   else "is not a positive integer, a name or an expression with a name")
             findings.append(codes.BAD_DIMENSION.at(
                 line, f"dimension {entry!r} of variable {name!r} {why}"))
     return new_variable(name, tuple(dims), var_type, line, default, comment)

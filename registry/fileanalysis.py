@@ -32,6 +32,7 @@ class ModelAnalysis:
         sha256: the content hash registration keys the model by (see the module docstring).
         metadata: the JSON-ready metadata stored on a version.
         findings: the findings that belong to this model, as JSON-ready dicts.
+        pinned_id: the file's front matter ``id:`` (``None`` without one).
     """
 
     index: int
@@ -41,6 +42,7 @@ class ModelAnalysis:
     sha256: str
     metadata: dict[str, Any]
     findings: list[dict[str, Any]]
+    pinned_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,7 @@ def analyse(data: bytes, *, strict: bool = False, metadata: bool = True,
     result = check_bytes(data, strict=strict)
     gnn = result.gnn
     count = len(gnn.models)
+    pinned = gnn.front_matter.get("id")
     models = []
     for model, block_sha in zip(gnn.models, _block_hashes(data, gnn, digest), strict=True):
         meta = (extract(gnn, model, sha256=block_sha) if metadata
@@ -155,7 +158,8 @@ def analyse(data: bytes, *, strict: bool = False, metadata: bool = True,
         models.append(ModelAnalysis(
             index=model.index, first_line=model.first_line, last_line=model.last_line,
             name=model.name, sha256=block_sha, metadata=meta,
-            findings=_model_findings(result.findings, model, count)))
+            findings=_model_findings(result.findings, model, count),
+            pinned_id=(pinned.strip() or None) if isinstance(pinned, str) else None))
     return Analysis(sha256=digest, findings=result.findings, ok=result.ok, models=tuple(models))
 
 

@@ -11,6 +11,11 @@ safe as a directory name whatever the file is called (:func:`safe_id`):
   :data:`MAX_ID_BYTES` bytes of UTF-8: a longer id is cut at a character boundary and gets a
   short hash of the full stem as suffix, so two long names that share a prefix stay apart.
 
+A file's YAML front matter may pin the id: ``id: coin_flip`` gives the file's model that id
+(made safe the same way) when it is free, whatever the file is called or wherever it lives;
+when another file already holds it, the counter rule below applies (``coin_flip_2``). The pin
+is read when the model is first registered: an id never changes afterwards.
+
 Two different files never share an id (:func:`allocate_id`): a later file whose id is taken
 gets its parent folder's name in front (``multi_agent_models__multi_agent_coordination``), and
 when that is taken too, a counter (``multi_agent_models__multi_agent_coordination_2``, ``_3``...).
@@ -123,16 +128,22 @@ def _with_counter(base: str, taken: Container[str]) -> str:
         counter += 1
 
 
-def allocate_id(path: PurePath | str, taken: Container[str]) -> str:
+def allocate_id(path: PurePath | str, taken: Container[str], *,
+                pinned: str | None = None) -> str:
     """A new id for the file at ``path`` that is not in ``taken``.
 
     Args:
         path: the file (its stem gives the id, its parent folder the disambiguation).
         taken: every id already in the registry (removed and deleted models included).
+        pinned: the front matter's ``id:``, when the file has one.
 
     Returns:
-        ``safe_id(stem)`` if free; else ``<parent>__<stem>``; else that with ``_2``, ``_3``...
+        With ``pinned``: ``safe_id(pinned)`` if free, else that with ``_2``, ``_3``...
+        Without: ``safe_id(stem)`` if free; else ``<parent>__<stem>``; else that with
+        ``_2``, ``_3``...
     """
+    if pinned is not None and pinned.strip():
+        return _with_counter(safe_id(pinned.strip()), taken)
     pure = PurePath(path)
     base = safe_id(pure.stem)
     if base not in taken:

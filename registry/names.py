@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from registry.gnn.fences import fenced_line_set, has_fence_marker
+
 GNN_SECTION_NAMES: frozenset[str] = frozenset({
     "GNNSection", "GNNVersionAndFlags", "ModelName", "ModelAnnotation", "StateSpaceBlock",
     "Connections", "InitialParameterization", "Equations", "Time",
@@ -45,23 +47,59 @@ TEMP_NAME = re.compile(r"#(?:.*#)?\Z|[0-9]+\Z", re.DOTALL)
 """Emacs autosaves and all-digit probe names (the rest of :func:`is_editor_temporary`)."""
 
 
+def _gnn_headings(text: str) -> tuple[int, int]:
+    """Distinct GNN section headings of ``text``: ``(outside fenced code, anywhere)``, each
+    counted up to :data:`MIN_GNN_HEADINGS`."""
+    if not has_fence_marker(text):
+        seen: set[str] = set()
+        for match in _HEADING.finditer(text):
+            if match.group(1) in GNN_SECTION_NAMES:
+                seen.add(match.group(1))
+                if len(seen) >= MIN_GNN_HEADINGS:
+                    break
+        return len(seen), len(seen)
+    lines = text.split("\n")
+    fenced = fenced_line_set(lines)
+    outside: set[str] = set()
+    anywhere: set[str] = set()
+    for index, line in enumerate(lines):
+        heading = _HEADING.match(line)
+        if heading is None or heading.group(1) not in GNN_SECTION_NAMES:
+            continue
+        anywhere.add(heading.group(1))
+        if index not in fenced:
+            outside.add(heading.group(1))
+            if len(outside) >= MIN_GNN_HEADINGS:
+                break
+    return len(outside), len(anywhere)
+
+
 def looks_like_gnn(text: str) -> bool:
-    """Whether ``text`` has at least two distinct GNN section headings (``## ModelName``...).
+    """Whether ``text`` has at least two distinct GNN section headings (``## ModelName``...)
+    outside fenced code blocks.
 
     Args:
         text: the file's text.
 
     Returns:
-        True for GNN models (valid or not), False for README-style Markdown.
+        True for GNN models (valid or not); False for README-style Markdown, including prose
+        that shows GNN examples in fenced code blocks (:func:`shows_gnn_examples`).
     """
-    seen: set[str] = set()
-    for match in _HEADING.finditer(text):
-        name = match.group(1)
-        if name in GNN_SECTION_NAMES:
-            seen.add(name)
-            if len(seen) >= MIN_GNN_HEADINGS:
-                return True
-    return False
+    return _gnn_headings(text)[0] >= MIN_GNN_HEADINGS
+
+
+def shows_gnn_examples(text: str) -> bool:
+    """Whether ``text`` is prose with GNN examples: not a model by :func:`looks_like_gnn`, but
+    with at least two distinct GNN section headings once those inside fenced code count.
+
+    Args:
+        text: the file's text.
+
+    Returns:
+        True for a README, tutorial or essay that shows GNN snippets in code blocks.
+    """
+    outside, anywhere = _gnn_headings(text)
+    return outside < MIN_GNN_HEADINGS <= anywhere
 
 
 def is_editor_temporary(name: str) -> bool:
@@ -182,4 +220,5 @@ __all__ = [
     "matches_any",
     "pattern_regex",
     "plain_suffixes",
+    "shows_gnn_examples",
 ]

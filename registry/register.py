@@ -14,7 +14,8 @@ Per file (:meth:`Registrar.process_file`):
    swapped for a FIFO never blocks; ``fstat`` of the open file confirms a regular file and
    gives the stat that is recorded), at most ``max_file_size`` bytes.
 3. SHA-256. A single-model file whose bytes equal the current version is unchanged without
-   parsing. Text that is not a GNN model (fewer than two GNN headings) is ``skipped``, unless
+   parsing. Text that is not a GNN model (fewer than two GNN headings outside fenced code) is
+   ``skipped`` (as "prose with GNN examples" when its fenced headings would make two), unless
    the path already holds a model (then it is validated and reported like any other edit).
    Bytes that are not UTF-8 text are validated too, and come out ``invalid`` (GNN-E100).
 4. ``check_bytes``; with ``validate_before_register`` errors block the file (and warnings
@@ -64,11 +65,12 @@ import structlog
 from registry import lifecycle
 from registry.analysis import SMALL_BATCH, ReadAhead, default_workers
 from registry.fileanalysis import Analysis, analyse
-from registry.names import looks_like_gnn
+from registry.names import looks_like_gnn, shows_gnn_examples
 from registry.records import ModelEntry
 from registry.register_models import (
     DELETED_MESSAGE,
     NOT_GNN_MESSAGE,
+    PROSE_MESSAGE,
     STRUCTURE_COPIES,
     VERSION_ONLY_KEYS,
     ModelRegistrar,
@@ -177,7 +179,8 @@ class Registrar(ModelRegistrar):
             except UnicodeDecodeError:
                 text = None  # not text: validated below and reported invalid (GNN-E100)
             if text is not None and "\x00" not in text and not looks_like_gnn(text):
-                return FileOutcome(path, "skipped", message=NOT_GNN_MESSAGE)
+                return FileOutcome(path, "skipped", message=(
+                    PROSE_MESSAGE if shows_gnn_examples(text) else NOT_GNN_MESSAGE))
         analysis = self._analysis(path, data, digest)
         blocked = (not analysis.ok if self.config.validate_before_register
                    else not analysis.models)

@@ -39,6 +39,8 @@ _RANK = {"registered": 0, "updated": 1, "renamed": 2, "restored": 3, "unchanged"
          "skipped": 5}
 DELETED_MESSAGE = "deleted from the registry; edit the file to register it again"
 NOT_GNN_MESSAGE = "not a GNN model (fewer than two GNN section headings)"
+PROSE_MESSAGE = ("prose with GNN examples (its GNN section headings are inside fenced code "
+                 "blocks): a document, not a model")
 
 
 @dataclass(slots=True)
@@ -212,12 +214,21 @@ class ModelRegistrar:
             entry.relationships.append(rel)
         return f"{entry.model_id} moved from {old}"
 
-    def _new_id(self, path: str, index: int, slots: dict[int, ModelEntry]) -> str:
+    def _new_id(self, block: ModelBlock, slots: dict[int, ModelEntry]) -> str:
         taken = self.doc.models
-        if index == 0:
-            return ids.allocate_id(path, taken)
-        base = slots[0].model_id if 0 in slots else ids.allocate_id(path, taken)
-        return ids.sub_model_id(base, index, taken)
+        pinned = block.model.pinned_id
+        if block.index == 0:
+            model_id = ids.allocate_id(block.path, taken, pinned=pinned)
+            if pinned is not None and model_id != pinned:
+                self.warnings.append({
+                    "event": "pinned_id_unavailable", "path": block.path, "pinned": pinned,
+                    "model_id": model_id,
+                    "message": f"front matter id {pinned!r} is taken or not a safe id; "
+                               f"registered as {model_id!r}"})
+            return model_id
+        base = (slots[0].model_id if 0 in slots
+                else ids.allocate_id(block.path, taken, pinned=pinned))
+        return ids.sub_model_id(base, block.index, taken)
 
     def _register_model(self, block: ModelBlock, slots: dict[int, ModelEntry], *,
                         explicit: bool) -> tuple[str, ModelEntry, str, str | None]:
@@ -244,7 +255,7 @@ class ModelRegistrar:
 
     def _create(self, block: ModelBlock, slots: dict[int, ModelEntry]) -> ModelEntry:
         meta = self._metadata(block)
-        model_id = self._new_id(block.path, block.index, slots)
+        model_id = self._new_id(block, slots)
         choice = versioning.first_version(meta.get("declared_version"))
         now = utc_now()
         entry = ModelEntry(model_id=model_id, model_name="", file_path=block.path,
@@ -322,5 +333,5 @@ class ModelRegistrar:
         entry.source_index = block.index
 
 
-__all__ = ["DELETED_MESSAGE", "NOT_GNN_MESSAGE", "STRUCTURE_COPIES", "VERSION_ONLY_KEYS",
-           "ModelBlock", "ModelRegistrar"]
+__all__ = ["DELETED_MESSAGE", "NOT_GNN_MESSAGE", "PROSE_MESSAGE", "STRUCTURE_COPIES",
+           "VERSION_ONLY_KEYS", "ModelBlock", "ModelRegistrar"]

@@ -10,16 +10,18 @@ file next to it, ``.<registry stem>.scan-cache.json``::
                ...},
      "watched": ["<path>", ...]}
 
-``files`` holds every recorded path the registrar would pass over without reading it when its
-``lstat`` matches: all its models plain (not ``removed``, no findings), one recorded stat,
-outside the racy window (see :func:`registry.scanio.stat_matches`). ``status`` is
+``files`` holds every recorded path the registrar would pass over without reading it when
+its ``lstat`` matches: all its models plain (not ``removed``, no findings), one recorded
+stat, outside the racy window (see :func:`registry.scanio.stat_matches`). ``status`` is
 ``unchanged`` (the ids are the live models in file order, ``version`` the first one's),
-``skipped`` (every model deleted; ``version`` null) or ``not-gnn`` (a candidate such as a
+``skipped`` (every model deleted; ``version`` null), ``not-gnn`` (a candidate such as a
 ``README.md`` that this scan read and found not to be a GNN model, outside the racy window
-when it was read; no ids). One tab-separated string per file, starting with its stat
-(:func:`registry.scanio.stat_key`), keeps decoding cheap: a JSON string decodes several times
-faster than the four integers it stands for, and strings give the garbage collector nothing
-to walk. (Ids and versions never hold a tab; an entry that would is simply not cached.)
+when it was read; no ids), or ``prose`` (the same for a document that shows GNN only in
+fenced code blocks, skipped with its own message). One tab-separated string per file,
+starting with its stat (:func:`registry.scanio.stat_key`), keeps decoding cheap: a JSON
+string decodes several times faster than the four integers it stands for, and strings give
+the garbage collector nothing to walk. (Ids and versions never hold a tab; an entry that
+would is simply not cached.)
 ``watched`` holds the other recorded paths whose models a vanished file would mark
 ``removed``.
 
@@ -52,12 +54,15 @@ from registry.discovery import Discovery, discover
 from registry.docfile import read_header
 from registry.errors import StoreError
 from registry.records import RegistryDoc
-from registry.register_models import DELETED_MESSAGE, NOT_GNN_MESSAGE
+from registry.register_models import DELETED_MESSAGE, NOT_GNN_MESSAGE, PROSE_MESSAGE
 from registry.rowcodec import dumps
 from registry.scanio import RACY_NS, FileOutcome, key_of, stat_key
 
 NOT_GNN = "not-gnn"
 """Status of a cached candidate that is not a GNN model."""
+PROSE = "prose"
+"""Status of a cached candidate that is prose with GNN examples (a skipped document)."""
+_SKIP_STATUS = {NOT_GNN_MESSAGE: NOT_GNN, PROSE_MESSAGE: PROSE}
 
 log = structlog.get_logger(__name__)
 
@@ -132,12 +137,13 @@ def not_gnn_files(found: Discovery, outcomes: Sequence[FileOutcome],
     Returns:
         ``{path: entry}`` to pass to :func:`write`.
     """
-    paths = {o.path for o in outcomes if o.status == "skipped" and o.message == NOT_GNN_MESSAGE}
+    paths = {o.path: _SKIP_STATUS[o.message] for o in outcomes
+             if o.status == "skipped" and o.message in _SKIP_STATUS}
     out: dict[str, str] = {}
     for candidate in found.files:
         st = candidate.stat
         if candidate.path in paths and st.st_mtime_ns < read_after_ns - RACY_NS:
-            entry = _entry(stat_key(st), NOT_GNN, None, ())
+            entry = _entry(stat_key(st), paths[candidate.path], None, ())
             if entry is not None:
                 out[candidate.path] = entry
     return out
@@ -249,7 +255,7 @@ class CacheHits:
             entry = files[path]
             if entry.startswith("unchanged\t", entry.index("\t") + 1):
                 unchanged += 1
-            elif entry.split("\t", 2)[1] in ("skipped", NOT_GNN):
+            elif entry.split("\t", 2)[1] in ("skipped", NOT_GNN, PROSE):
                 self._notable.append(at)
             else:
                 raise ValueError(f"unexpected scan cache entry for {path}")
@@ -264,7 +270,8 @@ class CacheHits:
             return FileOutcome(path, "unchanged", ids, version=version)
         if status == "skipped":
             return FileOutcome(path, "skipped", ids, message=DELETED_MESSAGE)
-        return FileOutcome(path, "skipped", message=NOT_GNN_MESSAGE)
+        return FileOutcome(path, "skipped",
+                           message=PROSE_MESSAGE if status == PROSE else NOT_GNN_MESSAGE)
 
     def build(self) -> list[FileOutcome]:
         """Every outcome, in discovery order."""

@@ -33,7 +33,7 @@ def _group(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
             + ("," if trailing and items else "")
             + pads[2] + kind[1]
         ),
-        st.sampled_from(["{}", "()"]),
+        st.sampled_from(["{}", "()", "[]"]),
         st.lists(children, max_size=4),
         st.booleans(),
         st.tuples(_blank, _blank, _blank),
@@ -41,7 +41,8 @@ def _group(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 
 literals = st.recursive(numbers, _group, max_leaves=20)
-"""Literal texts: numbers, ``{...}``/``(...)`` groups, trailing commas, blanks and newlines."""
+"""Literal texts: numbers, ``{...}``/``[...]``/``(...)`` groups, trailing commas, blanks and
+newlines."""
 
 regular_literals = st.builds(
     lambda rows, cols, data: "{\n" + ",\n".join(
@@ -52,18 +53,35 @@ regular_literals = st.builds(
 )
 """Matrix literals in the corpus layout: ``{`` then one ``(row)`` per line then ``}``."""
 
+bracket_literals = st.builds(
+    lambda rows, cols, data, indent, comment: "[" + comment + "\n" + ",\n".join(
+        indent + "[" + ", ".join(data[r * cols:(r + 1) * cols]) + "]" for r in range(rows))
+    + "\n]",
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.lists(numbers, min_size=16, max_size=16),
+    st.sampled_from(["", "  ", "\t"]),
+    st.sampled_from(["", "  # rows"]),
+)
+"""Multi-line bracket literals of the upstream templates: ``[`` then ``[row],`` lines then
+``]`` (issue 13, item 1)."""
+
 dims = st.lists(st.one_of(st.integers(1, 9).map(str), names), min_size=1, max_size=3)
 types = st.sampled_from(["float", "int", "categorical", "bool"])
 comment = st.sampled_from(["", "", "# likelihood", "### a note", "# π policy"])
 
 
-def _decl(name: str, dimensions: list[str], typ: str | None, note: str) -> str:
-    entries = list(dimensions) + ([f"type={typ}"] if typ else [])
-    text = f"{name}[{', '.join(entries)}]"
+def _decl(name: str, dimensions: list[str], typ: str | None, note: str, comma: bool) -> str:
+    if comma and typ:  # the pipeline's export form NAME[dims],type (issue 13, item 2)
+        text = f"{name}[{','.join(dimensions)}],{typ}"
+    else:
+        entries = list(dimensions) + ([f"type={typ}"] if typ else [])
+        text = f"{name}[{', '.join(entries)}]"
     return f"{text}   {note}" if note else text
 
 
-declarations = st.builds(_decl, names, dims, st.one_of(st.none(), types), comment)
+declarations = st.builds(_decl, names, dims, st.one_of(st.none(), types), comment,
+                         st.booleans())
 
 _side = st.one_of(
     names,
@@ -86,7 +104,8 @@ edges = st.builds(
 parameters = st.builds(
     lambda name, value, pad: f"{name}{pad}={pad}{value}",
     names,
-    st.one_of(literals, regular_literals, st.sampled_from(["clustered_mean_field", "[1,2,3]"])),
+    st.one_of(literals, regular_literals, bracket_literals,
+              st.sampled_from(["clustered_mean_field", "[1,2,3]", "[up, down]"])),
     st.sampled_from(["", " "]),
 )
 
@@ -184,6 +203,7 @@ def gnn_texts(draw: st.DrawFn) -> str:
 
 __all__ = [
     "annotation_lines",
+    "bracket_literals",
     "declarations",
     "dims",
     "edges",

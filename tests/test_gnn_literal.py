@@ -49,7 +49,8 @@ class TestReadLiteral:
     @pytest.mark.parametrize(
         ("text", "fragment"),
         [
-            ("[1, 2, 3]", "unexpected text"),
+            ('["a", "b"]', "unexpected text"),
+            ("[1, 2}", "closed by"),
             ('{"a": 1}', "unexpected text"),
             ("clustered_mean_field", "unexpected text"),
             ("{1)", "closed by"),

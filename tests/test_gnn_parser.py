@@ -343,7 +343,7 @@ class TestParameters:
     def test_non_numeric_values(self) -> None:
         """Lists, JSON-like and bad {...} values are kept as text with value None."""
         model = only(model_text(InitialParameterization=(
-            "ids=[1,2,3]\nc=[{\"name\":\"left\"}]\nbad={(1, x)}\nragged={(1,2),(3)}")))
+            "ids=[up, down]\nc=[{\"name\":\"left\"}]\nbad={(1, x)}\nragged={(1,2),(3)}")))
         values = {p.name: (p.value, p.shape, p.ragged) for p in model.parameters}
         assert values["ids"] == (None, None, False)
         assert values["c"] == (None, None, False)

@@ -105,11 +105,14 @@ class TestAcceptedShapes:
     """The equivalence table itself."""
 
     def test_vector_forms(self) -> None:
-        """[n] accepts [1,n]; [n,1] accepts [n] and [1,n]."""
+        """[n] accepts [1,n]; [n,1] accepts [n] and [1,n]; axes of length 1 never matter
+        (issue 13, item 5), but the sizes that are not 1 must agree."""
         assert shape_matches((3,), (1, 3))
         assert shape_matches((3, 1), (3,))
         assert shape_matches((3, 1), (1, 3))
-        assert not shape_matches((3,), (3, 1, 1))
+        assert shape_matches((3,), (3, 1, 1))
+        assert not shape_matches((3,), (3, 2))
+        assert not shape_matches((3, 1), (1, 4))
 
     def test_action_major(self) -> None:
         """[d0,d1,d2] accepts [d2,d0,d1] but not other permutations."""

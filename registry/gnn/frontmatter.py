@@ -15,7 +15,8 @@ is an opening ``---`` that is never closed (the file is then parsed as if it had
 matter). A ``key:`` with neither a value nor list items is the empty string. When a key is
 repeated, the last value wins. Known keys (``author``, ``version``, ``framework_targets``,
 ``tags``, ``created``, ``updated``, ``description``, ``license``, ``source``, ``depends_on``,
-``derived_from``) and unknown keys are all kept, in file order.
+``derived_from``, and ``id``, which pins the registry id) and unknown keys are all kept, in
+file order.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "derived_from",
     "description",
     "framework_targets",
+    "id",
     "license",
     "source",
     "tags",

@@ -3,8 +3,12 @@
 Each reader takes one :class:`~registry.gnn.model.Section` and returns the values it holds and
 the findings about its lines, with file-absolute line numbers. Blank lines and comment lines
 (first non-blank character ``#``) are skipped everywhere; on a value line everything from the
-first ``#`` on is an inline comment. InitialParameterization has its own module
-(:mod:`registry.gnn.params`).
+first ``#`` on is an inline comment. Markdown code-fence lines (```` ``` ````, ``~~~``; see
+:mod:`registry.gnn.fences`) are skipped too: a section body wrapped in a fence reads as its
+content. InitialParameterization has its own module (:mod:`registry.gnn.params`).
+
+Declarations are ``NAME[dims, type=T]`` or the pipeline's export form ``NAME[dims],T``. A
+dimension is a positive integer, a name, or an expression kept as written (:func:`dimension_text`).
 
 Names follow the permissive rule: a Unicode letter or ``_`` first, then letters, digits, ``_``,
 ``'`` or ``+`` (so ``γ``, ``Π_o``, ``s_t+1`` and ``s'`` are names; a name never contains ``-``).
@@ -15,6 +19,7 @@ from __future__ import annotations
 import re
 
 from registry.gnn import codes
+from registry.gnn.fences import is_fence_line
 from registry.gnn.model import (
     Annotation,
     Connection,
@@ -37,6 +42,11 @@ NAME = r"[^\W\d][\w'+]*"
 NAME_RE = re.compile(NAME)
 _NAME_MATCH = NAME_RE.fullmatch
 _DECLARATION = re.compile(rf"^({NAME})\[(.*)\]$")
+# The pipeline's export form A[9,9],float (a type word after the bracket, "type=" optional).
+_COMMA_TYPED = re.compile(rf"^({NAME})\[(.*)\]\s*,\s*(?:type\s*=\s*)?(\w+)$")
+_LENGTH_OF = re.compile(rf"len\(\s*({NAME})\s*\)")
+_EXPRESSION = re.compile(r"[\w'+\-*/() ]+")
+_HAS_NAME = re.compile(r"[^\W\d]")
 # The commonest declarations, read by one match: A[3,π,type=float] (no blanks, dimensions
 # that are names or ASCII integers of 1 to 18 digits without a leading zero).
 _DIM = rf"(?:[1-9][0-9]{{0,17}}|{NAME})"
@@ -90,7 +100,7 @@ def _code_lines(section: Section) -> list[tuple[int, str]]:
         line += 1
         cut = raw.find("#")
         code = (raw if cut < 0 else raw[:cut]).strip()
-        if code:
+        if code and not code.startswith(("```", "~~~")):
             result.append((line, code))
     return result
 
@@ -102,6 +112,8 @@ def _declaration_problem(code: str) -> str:
         return "it has no '[dims]' part"
     if head != head.rstrip():
         return "no space is allowed before '['"
+    if "]," in code:
+        return "after '],' only one type word may follow (NAME[dims],float)"
     if not code.endswith("]"):
         return "it does not end with ']'"
     if head and head[0].isdigit():
@@ -109,11 +121,32 @@ def _declaration_problem(code: str) -> str:
     return f"{head!r} is not a valid name (letters, digits, _, ' and + only)"
 
 
+def dimension_text(entry: str) -> str | None:
+    """A symbolic dimension as kept: a name, ``len(NAME)`` (the length of a variable, which the
+    validator evaluates like ``NAME``), or another expression of names, integers, ``+ - * /``,
+    parentheses and blanks with at least one name (``2*n``; never evaluated).
+
+    Args:
+        entry: one stripped, non-integer entry of a declaration.
+
+    Returns:
+        The text to keep, or ``None`` when the entry is no dimension at all.
+    """
+    if _NAME_MATCH(entry) is not None:
+        return entry
+    length = _LENGTH_OF.fullmatch(entry)
+    if length is not None:
+        return f"len({length.group(1)})"
+    if _EXPRESSION.fullmatch(entry) is not None and _HAS_NAME.search(entry) is not None:
+        return " ".join(entry.split())
+    return None
+
+
 def _declaration(name: str, inner: str, line: int, comment: str | None,
-                 findings: list[Finding]) -> Variable:
-    """The declaration ``name[inner]``, read entry by entry (``GNN-E104`` into ``findings``)."""
+                 findings: list[Finding], *, var_type: str | None = None) -> Variable:
+    """The declaration ``name[inner]``, read entry by entry (``GNN-E104`` into ``findings``);
+    ``var_type`` is a type written after the bracket (``A[3],float``)."""
     dims: list[Dimension] = []
-    var_type: str | None = None
     default: str | None = None
     for part in inner.split(","):
         entry = part.strip()
@@ -121,7 +154,12 @@ def _declaration(name: str, inner: str, line: int, comment: str | None,
             key, _eq, value = entry.partition("=")
             key = key.strip()
             if key == "type":
-                var_type = value.strip()
+                value = value.strip()
+                if var_type is not None and value != var_type:
+                    findings.append(codes.BAD_DECLARATION.at(line, (
+                        f"declaration of {name!r} gives two types: type={value} inside the "
+                        f"brackets and {var_type} after them")))
+                var_type = value
             elif key == "default":
                 default = value.strip()
             continue
@@ -130,11 +168,12 @@ def _declaration(name: str, inner: str, line: int, comment: str | None,
             if number > 0:
                 dims.append(number)
                 continue
-        if _NAME_MATCH(entry) is not None:
-            dims.append(entry)
+        symbolic = dimension_text(entry) if entry else None
+        if symbolic is not None:
+            dims.append(symbolic)
         else:
             why = ("is empty" if not entry else "is too large" if _POSITIVE.match(entry)
-                   else "is not a positive integer or a name")
+                   else "is not a positive integer, a name or an expression with a name")
             findings.append(codes.BAD_DIMENSION.at(
                 line, f"dimension {entry!r} of variable {name!r} {why}"))
     return new_variable(name, tuple(dims), var_type, line, default, comment)
@@ -177,6 +216,13 @@ def read_state_space(section: Section) -> tuple[list[Variable], list[Finding]]:
             continue
         match = declaration(code)
         if match is None:
+            typed = _COMMA_TYPED.match(code)
+            if typed is not None:
+                variables.append(_declaration(typed.group(1), typed.group(2), line, comment,
+                                              findings, var_type=typed.group(3)))
+                continue
+            if is_fence_line(code):
+                continue
             findings.append(codes.BAD_DECLARATION.at(line, (
                 f"StateSpaceBlock line {code[:80]!r} is not a declaration NAME[dims, type=T]: "
                 f"{_declaration_problem(code)}")))
@@ -266,7 +312,7 @@ def read_connections(section: Section) -> tuple[list[Connection], list[Finding]]
             continue
         cut = raw.find("#")
         code = (raw if cut < 0 else raw[:cut]).strip()
-        if code:
+        if code and not code.startswith(("```", "~~~")):
             _edge_line(code, line, edges, findings)
     return edges, findings
 
@@ -350,6 +396,7 @@ __all__ = [
     "OPERATORS",
     "TIME_KEYS",
     "TIME_WORDS",
+    "dimension_text",
     "is_name",
     "read_annotations",
     "read_connections",

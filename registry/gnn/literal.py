@@ -5,20 +5,23 @@ result as a Python literal. This module reproduces that meaning without ``eval``
 
 - a number (``1``, ``-0.5``, ``+2.``, ``.5``, ``1e-3``) is read as a float;
 - ``{...}`` is always a sequence (a Python list), even with one element: ``{(1.0)}`` is
-  ``(1.0,)`` with shape ``(1,)``; ``{}`` is the empty sequence;
+  ``(1.0,)`` with shape ``(1,)``; ``{}`` is the empty sequence. ``[...]`` means the same as
+  ``{...}`` (it is what the reference turns ``{`` into, and several upstream templates write
+  ``A = [[0.9, 0.1], [0.1, 0.9]]``);
 - ``(...)`` with exactly one element and no trailing comma is that element (``(x)`` is ``x``),
   ``(x,)`` is a one-element sequence and ``()`` the empty sequence;
 - groups are separated by commas, one trailing comma is allowed, whitespace and newlines are
-  irrelevant, and a ``{`` must be closed by ``}`` and a ``(`` by ``)``.
+  irrelevant, and a ``{`` must be closed by ``}``, a ``[`` by ``]`` and a ``(`` by ``)``.
 
 Two readers implement this grammar. The fast path handles the common, large literals with
-C-speed number conversion: it checks the character set (ASCII digits, ``. + - e E , ( ) { }``
-and blanks), splits the text at brackets (``bytes.translate`` then ``str.split``), converts
-each run of comma-separated numbers with ``map(float, ...)`` and builds the groups in one
-pass over the brackets, checking commas and bracket kinds as it goes. It gives up (returns
-``None``) on anything unusual. The slow path is an iterative tokenizer-driven reader that
-accepts the whole grammar and explains errors. :func:`read_literal` tries the fast path and
-falls back to the slow one; both give identical values (a property test compares them).
+C-speed number conversion: it checks the character set (ASCII digits,
+``. + - e E , ( ) { } [ ]`` and blanks), splits the text at brackets (``bytes.translate``
+then ``str.split``), converts each run of comma-separated numbers with ``map(float, ...)``
+and builds the groups in one pass over the brackets, checking commas and bracket kinds as
+it goes. It gives up (returns ``None``) on anything unusual. The slow path is an iterative
+tokenizer-driven reader that accepts the whole grammar and explains errors.
+:func:`read_literal` tries the fast path and falls back to the slow one; both give identical
+values (a property test compares them).
 Neither uses ``eval``.
 
 :func:`read_matrix` is quicker still for the two layouts nearly every parameter uses
@@ -35,16 +38,16 @@ from registry.errors import GnnParseError
 from registry.gnn.model import NestedValue
 
 _NOT_BRACKETS = b"0123456789.+-eE, \t\n\r"
-_BRACKETS_TO_NUL = bytes.maketrans(b"{}()", b"\x00\x00\x00\x00")
+_BRACKETS_TO_NUL = bytes.maketrans(b"{}()[]", b"\x00" * 6)
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?))"
-    r"|(?P<punct>[{}(),]))"
+    r"|(?P<punct>[{}()\[\],]))"
 )
 _SPACE = re.compile(r"\s*")
 _LITERAL_CHARS = b"0123456789.+-eE, \t\n\r{}()"
 _ROW = re.compile(rb"\([^(){}]*\)")
 _ROWS_BY_WIDTH: dict[int, re.Pattern[bytes]] = {}
-_CLOSER = {"{": "}", "(": ")"}
+_CLOSER = {"{": "}", "(": ")", "[": "]"}
 _NO_NUMBERS: tuple[list[float], bool] = ([], False)
 MAX_DEPTH = 64
 """Deepest nesting of groups a literal may have (real literals use at most 3 or 4)."""
@@ -111,7 +114,7 @@ def read_literal_fast(text: str) -> NestedValue | None:
 
     Returns:
         The value, or ``None`` when the fast path does not apply (characters outside
-        ``0-9 . + - e E , ( ) { }`` and ASCII blanks, or any malformed
+        ``0-9 . + - e E , ( ) { } [ ]`` and ASCII blanks, or any malformed
         text). ``None`` does not mean the literal is invalid: :func:`read_literal_slow`
         decides that.
     """
@@ -121,7 +124,7 @@ def read_literal_fast(text: str) -> NestedValue | None:
     # The brackets in order (plus any character the fast path does not take), and the texts
     # before, between and after them: C-speed passes over the text.
     brackets = raw.translate(None, _NOT_BRACKETS).decode("ascii")
-    if brackets.strip("{}()"):
+    if brackets.strip("{}()[]"):
         return None
     if not brackets:
         if "," in text:
@@ -143,23 +146,23 @@ def read_literal_fast(text: str) -> NestedValue | None:
         if previous:
             if not stack:
                 return None
-            if previous in ")}" and bracket in "{(":
+            if previous in ")}]" and bracket in "{([":
                 # Between two groups: exactly one comma (inlined: the commonest case).
                 if contents[index].strip() != ",":
                     return None
                 trailing = False
             else:
-                found = _numbers(contents[index], previous in ")}", bracket in "{(")
+                found = _numbers(contents[index], previous in ")}]", bracket in "{([")
                 if found is None:
                     return None
                 stack[-1][1].extend(found[0])
                 trailing = found[1]
-        if bracket in "{(":
+        if bracket in "{([":
             if result is not None or len(stack) >= MAX_DEPTH:
                 return None
             if brackets[index + 1:index + 2] == _CLOSER[bracket]:
-                # A row "(0.1, 0.9)": two or more numbers, no trailing comma, read at once
-                # (what the general steps below give, without a stack frame).
+                # A row "(0.1, 0.9)" or "[0.1, 0.9]": two or more numbers, no trailing
+                # comma, read at once (what the general steps below give, without a frame).
                 pieces = contents[index + 1].split(",")
                 if len(pieces) > 1 and pieces[-1].strip():
                     try:
@@ -295,7 +298,7 @@ def read_literal_slow(text: str) -> NestedValue:
             last_was_comma = False
             continue
         punct = match.group("punct")
-        if punct in "{(":
+        if punct in "{([":
             if not expect_value or (not stack and result is not None):
                 raise GnnParseError(f"missing ',' before {punct!r} in a numeric literal")
             stack.append((punct, []))

@@ -1,13 +1,16 @@
 """Reader for the InitialParameterization section: ``NAME = VALUE`` statements.
 
 A statement starts on a line ``NAME = VALUE`` (blanks around ``=`` allowed). While the value
-opens more ``{``/``(`` than it closes, the statement continues over the following lines;
+opens more ``{``/``[``/``(`` than it closes, the statement continues over the following
+lines (so ``A = [`` on one line, rows below it and ``]`` on the last is one statement);
 blank lines and comment lines inside a continuation are skipped and inline ``#`` comments are
 cut. A statement still open at the end of the section is ``GNN-E103`` (at its first line); a
-non-blank, non-comment line that starts no statement is ``GNN-E105``.
+non-blank, non-comment line that starts no statement is ``GNN-E105``. A Markdown code-fence
+line (``` ``` ``` or ``~~~``, see :mod:`registry.gnn.fences`) between statements is skipped like a
+comment.
 
 Values are read with :func:`registry.gnn.literal.read_literal`; a value that is not a numeric
-literal (a word, a ``[...]`` list, a JSON-like object) is kept as text with ``value=None``; the
+literal (a word, a list of words, a JSON-like object) is kept as text with ``value=None``; the
 validator decides whether that deserves a warning.
 """
 
@@ -17,6 +20,7 @@ import re
 
 from registry.errors import GnnParseError
 from registry.gnn import codes
+from registry.gnn.fences import is_fence_line
 from registry.gnn.lines import NAME
 from registry.gnn.literal import read_literal, read_matrix, shape_of
 from registry.gnn.model import Finding, NestedValue, Parameter, Section, new_parameter
@@ -27,8 +31,9 @@ MATRIX_LIMIT = 16_384
 
 
 def _balance(text: str) -> int:
-    """Open minus closed ``{``/``(`` brackets in ``text``."""
-    return text.count("{") + text.count("(") - text.count("}") - text.count(")")
+    """Open minus closed ``{``/``[``/``(`` brackets in ``text``."""
+    return (text.count("{") + text.count("(") + text.count("[")
+            - text.count("}") - text.count(")") - text.count("]"))
 
 
 def read_value(raw: str) -> tuple[NestedValue | None, tuple[int, ...] | None, bool]:
@@ -94,14 +99,16 @@ def read_parameters(section: Section) -> tuple[list[Parameter], list[Finding]]:
         if depth > 0:
             parts.append(text)
             end = line
-            depth += (text.count("{") + text.count("(")
-                      - text.count("}") - text.count(")"))
+            depth += (text.count("{") + text.count("(") + text.count("[")
+                      - text.count("}") - text.count(")") - text.count("]"))
             if depth <= 0:
                 params.append(_make(name, parts, start, end))
                 depth = 0
             continue
         match = _STATEMENT.match(text)
         if match is None:
+            if is_fence_line(text):
+                continue
             findings.append(codes.BAD_PARAMETER_LINE.at(line, (
                 f"InitialParameterization line {raw_line.strip()[:80]!r} is not a NAME=VALUE "
                 "statement")))
@@ -115,7 +122,7 @@ def read_parameters(section: Section) -> tuple[list[Parameter], list[Finding]]:
             depth = 0
     if depth > 0:
         findings.append(codes.UNTERMINATED_LITERAL.at(start, (
-            f"the value of {name!r} opens {depth} more '{{'/'(' than it closes before the "
+            f"the value of {name!r} opens {depth} more '{{'/'['/'(' than it closes before the "
             "section ends")))
         raw = "\n".join(parts).strip()
         params.append(Parameter(name, raw, None, None, start, end, False))

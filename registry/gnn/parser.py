@@ -16,9 +16,11 @@ Layout rules implemented here (see ``gnn-format.md`` sections 1-3):
   normally starting again with ``## GNNSection``). Other ``---`` lines stay where they are.
   Blocks with nothing but blank lines are dropped.
 - **Sections.** A line that, once stripped, starts with ``## `` is a heading; the rest of the
-  line (trimmed) is the section name (``###`` is not a heading). The preamble is every line
-  before the first heading; a section's body is every line up to the next heading. Duplicate
-  sections are all kept, in order.
+  line (trimmed) is the section name (``###`` is not a heading). A ``## `` or ``---`` line
+  inside a closed Markdown code fence is neither a heading nor a separator
+  (:mod:`registry.gnn.fences`): a README that shows GNN in code blocks has no heading. The
+  preamble is every line before the first heading; a section's body is every line up to the
+  next heading. Duplicate sections are all kept, in order.
 
 The readers of the individual sections live in :mod:`registry.gnn.lines` and
 :mod:`registry.gnn.params`. The parser reports syntax findings only (GNN-E100..E106, E005,
@@ -32,6 +34,7 @@ from bisect import bisect_left
 
 from registry.errors import GnnParseError
 from registry.gnn import codes
+from registry.gnn.fences import fenced_line_set
 from registry.gnn.frontmatter import is_rule_line, read_front_matter
 from registry.gnn.lines import (
     read_annotations,
@@ -228,18 +231,24 @@ def parse_text(text: str) -> GnnFile:
     # Headings: the candidate lines found by one scan of the text, confirmed one by one.
     names: list[str | None] = [None] * count
     heads: list[int] = []
+    fenced = fenced_line_set(lines, text)
+    hidden = 0
     for index in _line_starts("## ", text, lines):
         name = heading_name(lines[index])
         if name is not None:
+            if index in fenced:
+                hidden += 1
+                continue
             names[index] = name
             heads.append(index)
     if not heads or heads[-1] < start:
-        findings.append(codes.NOT_GNN.at(
-            None, "the file has no '## ' section heading, so it is not a GNN model"))
+        why = ("its only '## ' headings are inside fenced code blocks (prose with GNN "
+               "examples)" if hidden else "the file has no '## ' section heading")
+        findings.append(codes.NOT_GNN.at(None, f"{why}, so it is not a GNN model"))
         return GnnFile(models=(), front_matter=front.values, front_matter_line=front.line,
                        findings=tuple(findings), line_count=count)
     rules = [index for index in _line_starts("---", text, lines, start)
-             if is_rule_line(lines[index])]
+             if is_rule_line(lines[index]) and index not in fenced]
     blocks = _split_models(lines, names, rules, start, split_all=front.line is not None)
     models = tuple(
         _parse_model(lines, names, heads, first, last, index=index)

@@ -27,6 +27,7 @@ from registry.gnn.codes import (
     UNRESOLVED_DIMENSION,
     UNUSED_VARIABLE,
 )
+from registry.gnn.lines import is_name
 from registry.gnn.model import Finding, ModelParameter
 from registry.gnn.ontology import is_known_term
 from registry.gnn.rules_common import ModelContext
@@ -99,18 +100,23 @@ def check_symbolic_dimensions(ctx: ModelContext) -> Iterator[Finding]:
             if isinstance(dim, int) or dim in seen or resolver.size_of(dim) is not None:
                 continue
             seen.add(dim)
-            if dim in ctx.declared and dim != var.name:
+            length_of = dim[4:-1] if dim.startswith("len(") and dim.endswith(")") else None
+            symbol = length_of if length_of is not None and is_name(length_of) else dim
+            if symbol in ctx.declared and symbol != var.name:
                 continue
-            if dim in resolver.parameters:
-                detail = (f"the ModelParameters value of '{dim}' "
-                          f"({resolver.parameters[dim].strip()!r}) is not a positive integer")
-            elif dim == var.name:
+            if not is_name(symbol):
+                detail = ("it is an expression, and only integers, names and len(name) are "
+                          "evaluated")
+            elif symbol in resolver.parameters:
+                detail = (f"the ModelParameters value of '{symbol}' "
+                          f"({resolver.parameters[symbol].strip()!r}) is not a positive integer")
+            elif symbol == var.name:
                 detail = "it refers to the variable itself"
             else:
                 detail = "no variable or ModelParameters key has that name"
             yield UNRESOLVED_DIMENSION.at(
                 var.line,
-                f"dimension '{dim}' of {var.name}{format_dims(var.dims)} has no size: "
+                f"dimension '{dim}' of {var.name}{format_dims(var.dims)} cannot be evaluated: "
                 f"{detail}; its shape is not checked")
 
 

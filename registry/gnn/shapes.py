@@ -14,20 +14,27 @@ has already measured each literal's shape once):
    A dimension that resolves to nothing leaves the declaration unresolved: its shape is not
    checked (and the validator warns with GNN-W105).
 
-2. **Does a literal of shape L fit a declaration of shape D?** Besides L == D, the
-   reference's idioms are accepted:
+2. **Does a literal of shape L fit a declaration of shape D?** They fit when, after
+   dropping every axis of length 1 from both, they are equal, or when D has three axes and L
+   is D's action-major form ``[d2,d0,d1]`` (one ``d0 x d1`` slice per action), again up to
+   axes of length 1. An axis of length 1 holds no data and moves none: the numbers and their
+   order are the same with or without it. This one rule contains every idiom of the
+   reference, in both directions:
 
-   - ``[n]`` may be written as one row ``[1,n]`` (``C={(0.1, 0.1, 1.0)}``);
-   - ``[n,1]`` may be written ``[n]`` or ``[1,n]``;
-   - ``[d0,d1,d2]`` may be written action-major ``[d2,d0,d1]`` (one ``d0 x d1`` slice per
-     action);
+   - ``[n]`` written as one row ``[1,n]`` (``C={(0.1, 0.1, 1.0)}``), and ``[1,n]`` as ``[n]``;
+   - ``[n,1]`` written ``[n]`` or ``[1,n]``, and the reverse;
+   - ``[r,c]`` written ``[1,r,c]`` or ``[r,c,1]``, and ``[r,c,1]`` written ``[r,c]``
+     (``B_f1`` in ``structured/factorized_posterior.md``, ``B_ctx`` in
+     ``tmaze_epistemic.md``);
+   - a bare scalar for a declaration whose dimensions are all 1, and ``[1]`` for a scalar.
 
-   and two that follow from composing them:
+   The action-major permutation is the one rule that is not symmetric: it says how a
+   declared 3-D tensor may be laid out (the last, action, axis first). Its reverse would let
+   a literal contradict the declared axis order, so a declaration ``[2,3,3]`` does not accept
+   a ``3x3x2`` literal.
 
-   - ``[r,c]`` may be written ``[1,r,c]``: a 2-D declaration is the same tensor as
-     ``[r,c,1]`` (a trailing axis of length one, as ``[n]`` is ``[n,1]``), whose
-     action-major form is ``[1,r,c]`` (``B_f1`` in ``structured/factorized_posterior.md``);
-   - a bare scalar literal (shape ``[]``) fits a declaration whose dimensions are all 1.
+``len(NAME)`` is a symbolic dimension too: it means the same as ``NAME``. Any other
+expression (``2*n``) is never evaluated; the declaration is left unchecked.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from registry.gnn.lines import is_name
 from registry.gnn.model import Dimension, ModelParameter, Variable
 
 Shape = tuple[int, ...]
@@ -106,6 +114,11 @@ class DimensionResolver:
         """
         if symbol in self._cache:
             return self._cache[symbol]
+        if symbol.startswith("len(") and symbol.endswith(")"):
+            inner = symbol[4:-1]
+            size_of_inner = self.size_of(inner) if is_name(inner) else None
+            self._cache[symbol] = size_of_inner
+            return size_of_inner
         # Mark as in progress first, so a cycle (a[b], b[a]) resolves to None, not recursion.
         self._cache[symbol] = None
         size: int | None = None
@@ -136,34 +149,30 @@ class DimensionResolver:
         return tuple(out)
 
 
+def squeeze(shape: Shape) -> Shape:
+    """``shape`` without its axes of length 1 (``[1,3,1]`` -> ``[3]``, ``[1,1]`` -> ``[]``)."""
+    return tuple(size for size in shape if size != 1)
+
+
 @lru_cache(maxsize=1024)
 def accepted_shapes(declared: Shape) -> tuple[Shape, ...]:
-    """Every literal shape accepted for a declaration, the declared shape first (cached: a
-    corpus has few distinct declared shapes).
+    """The accepted literal shapes of a declaration, each up to axes of length 1: the
+    declared shape first, then (for three axes) its action-major form (cached: a corpus has
+    few distinct declared shapes).
 
     Args:
         declared: the resolved declared shape.
 
     Returns:
-        The distinct accepted shapes, in a stable order.
+        The distinct forms, in a stable order; a literal fits when, without its axes of
+        length 1, it equals one of them without its axes of length 1.
     """
     forms: list[Shape] = [declared]
-    rank = len(declared)
-    if rank == 1:
-        forms.append((1, declared[0]))
-    elif rank == 2:
-        if declared[1] == 1:
-            forms.extend([(declared[0],), (1, declared[0])])
-        forms.append((1, declared[0], declared[1]))
-    elif rank == 3:
-        forms.append((declared[2], declared[0], declared[1]))
-    if declared and all(dim == 1 for dim in declared):
-        forms.append(())
-    unique: list[Shape] = []
-    for form in forms:
-        if form not in unique:
-            unique.append(form)
-    return tuple(unique)
+    if len(declared) == 3:
+        action_major = (declared[2], declared[0], declared[1])
+        if squeeze(action_major) != squeeze(declared):
+            forms.append(action_major)
+    return tuple(forms)
 
 
 def shape_matches(declared: Shape, literal: Shape) -> bool:
@@ -176,7 +185,10 @@ def shape_matches(declared: Shape, literal: Shape) -> bool:
     Returns:
         True when the shapes are equal or related by an accepted equivalence.
     """
-    return literal == declared or literal in accepted_shapes(declared)
+    if literal == declared:
+        return True
+    core = squeeze(literal)
+    return any(core == squeeze(form) for form in accepted_shapes(declared))
 
 
 def format_dims(dims: Iterable[Dimension]) -> str:
@@ -198,4 +210,5 @@ __all__ = [
     "format_dims",
     "format_shape",
     "shape_matches",
+    "squeeze",
 ]

@@ -143,16 +143,16 @@ class RegistryTools:
         return outcome.to_dict()
 
 
-def _answer(call: Callable[..., Any], *args: Any, failed: Callable[[Any], bool] | None = None,
-            **kwargs: Any) -> CallToolResult:
-    """The JSON of ``call(...)`` as a tool result; errors as error results with the message.
+def _answer(call: Callable[[], Any], *,
+            failed: Callable[[Any], bool] | None = None) -> CallToolResult:
+    """The JSON of ``call()`` as a tool result; errors as error results with the message.
 
     Args:
-        call: builds the JSON data.
+        call: reads the store and builds the JSON data.
         failed: tells from the data whether the result is an error (``validate``'s exit 1).
     """
     try:
-        data = call(*args, **kwargs)
+        data = call()
     except RegistryError as exc:
         return _text_result(error_message(exc), is_error=True)
     except RequestError as exc:
@@ -181,8 +181,8 @@ def build_server(config: Config, *, allow_write: bool = False) -> MCPServer[Any]
         state: only models in this state (active, deprecated, archived, removed).
         include_removed: also list models whose source file is gone.
         """
-        return _answer(query_json.list_json, tools.doc(), state=state,
-                                include_removed=include_removed)
+        return _answer(lambda: query_json.list_json(tools.doc(), state=state,
+                                                    include_removed=include_removed))
 
     @server.tool(structured_output=False)
     def get_model(model_id: str, version: str | None = None) -> CallToolResult:
@@ -191,7 +191,7 @@ def build_server(config: Config, *, allow_write: bool = False) -> MCPServer[Any]
         version: a version number, an alias (production...) or latest; omit for the model.
         """
         ref = f"{model_id}@{version}" if version else model_id
-        return _answer(query_json.show_json, tools.doc(), ref)
+        return _answer(lambda: query_json.show_json(tools.doc(), ref))
 
     @server.tool(structured_output=False)
     def search_models(query: str, any_match: bool = False,
@@ -201,13 +201,13 @@ def build_server(config: Config, *, allow_write: bool = False) -> MCPServer[Any]
         query: words (matched in id, name, description, tags) and filters tag:, state:,
             ontology:, var:, section:, alias:, id:, name:; all must match unless any_match.
         """
-        return _answer(query_json.search_json, tools.doc(), query,
-                                any_match=any_match, include_removed=include_removed)
+        return _answer(lambda: query_json.search_json(tools.doc(), query, any_match=any_match,
+                                                      include_removed=include_removed))
 
     @server.tool(structured_output=False)
     def model_history(model_id: str) -> CallToolResult:
         """A model's history (like `gnn-registry history ID --json`)."""
-        return _answer(query_json.history_json, tools.doc(), model_id)
+        return _answer(lambda: query_json.history_json(tools.doc(), model_id))
 
     @server.tool(structured_output=False)
     def diff_versions(model_id: str, v1: str, v2: str) -> CallToolResult:
@@ -215,12 +215,12 @@ def build_server(config: Config, *, allow_write: bool = False) -> MCPServer[Any]
 
         v1, v2: version numbers, aliases or latest.
         """
-        return _answer(query_json.diff_json, tools.doc(), model_id, v1, v2)
+        return _answer(lambda: query_json.diff_json(tools.doc(), model_id, v1, v2))
 
     @server.tool(structured_output=False)
     def model_dependencies(model_id: str) -> CallToolResult:
         """A model's relationships, both directions (like `gnn-registry deps ID --json`)."""
-        return _answer(query_json.deps_json, tools.doc(), model_id)
+        return _answer(lambda: query_json.deps_json(tools.doc(), model_id))
 
     @server.tool(structured_output=False)
     def validate_gnn(text: str | None = None, path: str | None = None,
@@ -236,7 +236,7 @@ def build_server(config: Config, *, allow_write: bool = False) -> MCPServer[Any]
     @server.tool(structured_output=False)
     def register_model(path: str) -> CallToolResult:
         """Register (or update) one GNN file; only on a server started with --allow-write."""
-        return _answer(tools.register, path,
+        return _answer(lambda: tools.register(path),
                        failed=lambda outcome: outcome["status"] in _NOT_REGISTERED)
 
     @server.resource(URI_PREFIX, name="models", mime_type="application/json",

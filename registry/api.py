@@ -294,7 +294,7 @@ def process_model_registry(target_dir: str | Path, output_dir: str | Path,
     if options.get("registry_path") is not None:
         options["registry_path"] = _registry_file(options["registry_path"])
     target = Path(target_dir)
-    recursive = kwargs.get("recursive", True) is not False
+    recursive = kwargs.get("recursive") is None or bool(kwargs["recursive"])
     if not recursive:
         options["directories"] = (target,)
     config = load_config(environ={}, overrides=options)

@@ -14,6 +14,7 @@ import anyio
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.shared.exceptions import MCPError
 
 from daemon.mcp_server import WRITE_REFUSED
 from registry import process_model_registry
@@ -192,7 +193,7 @@ class TestReadOnlyServer:
                 source = await session.read_resource("gnn-registry://models/agent/source")
                 meta = await session.read_resource("gnn-registry://models/agent/metadata")
                 listing = await session.read_resource("gnn-registry://models")
-                with pytest.raises(Exception, match="no model 'nope'"):
+                with pytest.raises(MCPError, match="no model 'nope'"):
                     await session.read_resource("gnn-registry://models/nope/metadata")
                 return templates, source, meta, listing
 
@@ -218,6 +219,9 @@ class TestWritableServer:
                 refused = json.loads(await error_text(session, "register_model",
                                                       path=str(bad)))
                 shown = await ok_json(session, "get_model", model_id="new_model")
+                edit(good, gnn_text("New", annotation="Edited, not registered yet."))
+                with pytest.raises(MCPError, match=r"changed since version 1\.0\.0"):
+                    await session.read_resource("gnn-registry://models/new_model/source")
             return registered, refused, shown
 
         registered, refused, shown = run(scenario)

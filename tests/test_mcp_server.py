@@ -287,3 +287,23 @@ def test_missing_extra_gives_a_clear_message(tmp_path):
                           check=False, cwd=tmp_path)
     assert proc.returncode == 2
     assert "pip install 'gnn-registry[mcp]'" in proc.stderr
+
+
+def test_readme_client_snippet_starts_a_working_server(built):
+    """The README's client configuration, as a client would run it, serves the registry."""
+    out, _ = built
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = next(b.split("\n", 1)[1] for b in readme.split("```json")[1:] if "mcpServers" in b)
+    entry = json.loads(block.split("```", 1)[0])["mcpServers"]["gnn-registry"]
+    assert entry["command"] == "gnn-registry"
+    args = [str(out) if a.startswith("/path/to/") else a for a in entry["args"]]
+
+    async def scenario():
+        params = StdioServerParameters(command=str(console_script(entry["command"])), args=args)
+        with Path(os.devnull).open("w") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write_), \
+                    ClientSession(read, write_) as session:
+                await session.initialize()
+                return await ok_json(session, "list_models")
+
+    assert run(scenario) == cli_json("list", out=out)

@@ -72,23 +72,19 @@ def get_module_info() -> dict[str, Any]:
     }
 
 
-_LAZY = {
-    "ModelRegistry": "registry.api",
-    "process_model_registry": "registry.api",
-    "ModelEntry": "registry.api_entries",
-    "ModelVersion": "registry.api_entries",
-}
-
-
 def __getattr__(name: str) -> Any:
-    """Load the API names on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
+    """Load the API names on first use (PEP 562); static imports, nothing named at run time."""
+    if name in ("ModelRegistry", "process_model_registry"):
+        from registry import api  # noqa: PLC0415 - lazy by design
+
+        value = getattr(api, name)
+    elif name in ("ModelEntry", "ModelVersion"):
+        from registry import api_entries  # noqa: PLC0415 - lazy by design
+
+        value = getattr(api_entries, name)
+    else:
         msg = f"module 'registry' has no attribute {name!r}"
         raise AttributeError(msg)
-    import importlib  # noqa: PLC0415 - lazy by design
-
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -17,6 +17,12 @@ routes events to the stdlib logger of the module's name (``registry.store``,
 
 An entry point that configures structlog itself (``daemon.logconfig.configure_logging``)
 replaces these defaults; it runs after this import, so its configuration wins.
+
+Trade-off: structlog's configuration is process-wide, so a host program that also uses
+structlog *without configuring it* gets these defaults for its own loggers too (its events go
+to stdlib logging instead of stdout). Such a program calls ``structlog.configure(...)`` (or
+``structlog.reset_defaults()``) after importing this package; one that configures structlog
+already needs to do nothing.
 """
 
 from __future__ import annotations

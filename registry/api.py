@@ -54,7 +54,7 @@ from typing import Any
 
 import structlog
 
-from registry.api_entries import ModelEntry
+from registry.api_entries import REGISTERED, ModelEntry
 from registry.config import REGISTRY_FILENAME, Config, load_config
 from registry.errors import NotFoundError
 from registry.lifecycle import delete_model as _delete_model
@@ -72,7 +72,6 @@ PIPELINE_KEYWORDS = ("verbose", "recursive", "logger", "registry_path", "query_o
 """The keywords the GNN pipeline passes to step 4 (understood, never an error)."""
 
 _SETTINGS = frozenset(f.name for f in fields(Config)) | {"registry", "dirs"}
-_REGISTERED = ("registered", "updated", "unchanged", "restored", "renamed")
 
 
 def _registry_file(registry_path: str | Path) -> Path:
@@ -210,7 +209,7 @@ class ModelRegistry:
         Raises:
             StoreError: the registry cannot be written.
         """
-        return self.register_outcome(model_path).status in _REGISTERED
+        return self.register_outcome(model_path).status in REGISTERED
 
     def get_model(self, model_id: str) -> ModelEntry | None:
         """The model ``model_id`` (``None`` when unknown or deleted)."""

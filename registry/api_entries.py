@@ -44,6 +44,10 @@ if TYPE_CHECKING:
     from registry.api import ModelRegistry
 
 
+REGISTERED = ("registered", "updated", "unchanged", "restored", "renamed")
+"""Outcomes after which a file's models are registered and current."""
+
+
 class RegistrationError(RegistryError, ValueError):
     """A file could not be registered (invalid, not a GNN model, unreadable)."""
 
@@ -320,8 +324,7 @@ class ModelEntry:
                    "ModelRegistry.register_model for other files")
             raise TransitionError(msg)
         outcome = self._registry.register_outcome(own)
-        if self.model_id not in outcome.model_ids or outcome.status in ("invalid", "error",
-                                                                           "skipped"):
+        if self.model_id not in outcome.model_ids or outcome.status not in REGISTERED:
             raise RegistrationError(_outcome_message(own, outcome.status, outcome.message,
                                                      outcome.findings))
         return ModelVersion(self, self.record().version)
@@ -361,4 +364,4 @@ def _outcome_message(path: Path, status: str, message: str,
     return f"{path}: {status}: {message or 'not registered'}"
 
 
-__all__ = ["ModelEntry", "ModelVersion", "RegistrationError"]
+__all__ = ["REGISTERED", "ModelEntry", "ModelVersion", "RegistrationError"]

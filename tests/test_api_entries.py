@@ -9,7 +9,7 @@ import pytest
 
 from registry import ModelEntry, ModelRegistry, ModelVersion, process_model_registry
 from registry.api_entries import RegistrationError
-from registry.errors import StoreCorruptError, TransitionError
+from registry.errors import NotFoundError, StoreCorruptError, TransitionError
 from tests.test_scan import edit, gnn_text, write
 
 
@@ -72,6 +72,50 @@ class TestEntryAttributes:
         entry.metadata["sneaky"] = 1
         assert "sneaky" not in entry.tags
         assert "sneaky" not in reopened(registry).metadata
+
+
+class TestViewBehaviour:
+    def test_versions_mapping_and_identity(self, setup):
+        """Versions map by number; views compare by registry and id; unknown keys raise."""
+        registry, path = setup
+        entry = registry.models["agent"]
+        versions = entry.versions
+        assert len(versions) == 1
+        assert "1.0.0" in repr(versions)
+        with pytest.raises(KeyError):
+            _ = versions["2.0.0"]
+        version = versions["1.0.0"]
+        assert version == entry.get_version()
+        assert len({version, entry.get_version()}) == 1
+        assert repr(version) == "ModelVersion('agent', '1.0.0')"
+        assert (version.file_path, version.file_size_bytes) == (str(path), path.stat().st_size)
+        assert version.findings == []
+        assert version.to_dict()["hash"] == version.hash
+        assert entry == registry.get_model("agent")
+        assert len({entry, registry.get_model("agent")}) == 1
+        assert entry != ModelRegistry(registry.registry_path).get_model("agent")
+        assert repr(entry) == "ModelEntry('agent')"
+        assert (entry.state, entry.aliases, entry.model_name) == ("active", {}, "Agent")
+
+    def test_a_view_of_an_unknown_model(self, setup):
+        """A view whose model is not in the registry raises NotFoundError on access."""
+        registry, _ = setup
+        ghost = ModelEntry(registry, "ghost")
+        with pytest.raises(NotFoundError, match="ghost"):
+            _ = ghost.name
+        with pytest.raises(NotFoundError):
+            registry.change("ghost", lambda e: None)
+
+    def test_add_version_of_a_file_that_is_gone_or_no_longer_gnn(self, setup):
+        """A file turned into prose, or deleted, is refused with the file named and why."""
+        registry, path = setup
+        edit(path, "# Just notes\n\nNo model here any more.\n")
+        with pytest.raises(RegistrationError, match=rf"{path.name}:0: GNN-E101 error"):
+            registry.models["agent"].add_version()
+        path.unlink()
+        with pytest.raises(RegistrationError, match=rf"{path.name}: \w+: "):
+            registry.models["agent"].add_version()
+        assert reopened(registry).current_version == "1.0.0"
 
 
 class TestEntryMethods:

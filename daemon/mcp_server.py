@@ -34,8 +34,8 @@ version's record with its metadata) and ``gnn-registry://models/{model_id}/sourc
 current GNN text of the model's file; an error when the file is gone or changed since its
 current version was registered).
 
-Every request reads the store afresh (``RegistryStore.load()``, no lock), so the server sees
-what the service and scans write while it runs.
+Every request reads the store afresh (``RegistryStore.load()`` on a store object of its own,
+no lock), so the server sees what the service and scans write while it runs.
 """
 
 from __future__ import annotations
@@ -92,12 +92,19 @@ class RegistryTools:
 
     def __init__(self, config: Config, *, allow_write: bool) -> None:
         self.config = config
-        self.store = RegistryStore(config)
         self.allow_write = allow_write
+
+    def store(self) -> RegistryStore:
+        """A store object for one request.
+
+        The SDK runs each tool call on a worker thread; a store object per request shares
+        nothing between threads (connections and caches stay with the thread that made them).
+        """
+        return RegistryStore(self.config)
 
     def doc(self) -> RegistryDoc:
         """The registry as it is now."""
-        return self.store.load()
+        return self.store().load()
 
     def source(self, model_id: str) -> str:
         """The current GNN text of ``model_id``'s file.
@@ -139,7 +146,7 @@ class RegistryTools:
         """
         if not self.allow_write:
             raise RequestError(WRITE_REFUSED)
-        outcome = Scanner(self.config, self.store, actor="mcp").register_file(path)
+        outcome = Scanner(self.config, self.store(), actor="mcp").register_file(path)
         return outcome.to_dict()
 
 

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "daemon.cmd_query",
     "daemon.cmd_curate",
     "daemon.cmd_logs",
+    "daemon.cmd_mcp",
 )
 """Modules that each add sub-commands, in the order ``--help`` lists them."""
 

@@ -8,6 +8,9 @@ by :func:`daemon.common.run_guarded`); 2 for store or config failures.
 Deleted (tombstoned) models are hidden from ``list``, ``search``, ``show``, ``diff`` and
 ``deps``; ``history`` still shows a deleted model's history (marked deleted), so the audit
 trail of who deleted it and why stays readable.
+
+The ``--json`` output is built by the pure functions of :mod:`daemon.query_json`; the MCP
+server's tools return the same JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from daemon.common import EXIT_OK, config_from_args, print_json
-from registry.query import diff, get_entry, resolve, search
+from daemon.query_json import history_json, list_entries, show_json, summary
+from registry.query import diff, resolve, search
 from registry.records import MODEL_STATES, ModelEntry, RegistryDoc, VersionRecord
 from registry.relations import current_metadata, related
 from registry.store import RegistryStore
@@ -36,24 +40,6 @@ def load_doc(args: argparse.Namespace) -> RegistryDoc:
 def aliases_text(entry: ModelEntry) -> str:
     """``name=version`` pairs, comma-separated, or ``-``."""
     return ",".join(f"{a}={v}" for a, v in sorted(entry.aliases.items())) or "-"
-
-
-def summary(entry: ModelEntry) -> dict[str, Any]:
-    """The JSON row of a model in ``list``/``search`` (state and aliases always present)."""
-    meta = current_metadata(entry)
-    return {
-        "model_id": entry.model_id,
-        "model_name": entry.model_name,
-        "version": entry.version,
-        "state": entry.state,
-        "aliases": dict(sorted(entry.aliases.items())),
-        "tags": list(entry.tags),
-        "description": entry.description,
-        "file_path": entry.file_path,
-        "variables": meta.get("variables"),
-        "connections": meta.get("connections"),
-        "updated_at": entry.updated_at,
-    }
 
 
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> list[str]:
@@ -81,12 +67,7 @@ def print_models(entries: Iterable[ModelEntry], *, json_output: bool) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    doc = load_doc(args)
-    entries = [e for _, e in sorted(doc.models.items()) if not e.deleted]
-    if args.state:
-        entries = [e for e in entries if e.state == args.state]
-    elif not args.all:
-        entries = [e for e in entries if e.state != "removed"]
+    entries = list_entries(load_doc(args), state=args.state, include_removed=args.all)
     print_models(entries, json_output=args.json_output)
     return EXIT_OK
 
@@ -173,17 +154,11 @@ def _show_version(entry: ModelEntry, rec: VersionRecord) -> None:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     doc = load_doc(args)
-    entry, rec = resolve(doc, args.ref)
-    whole_model = "@" not in args.ref or args.ref in doc.models
     if args.json_output:
-        if whole_model:
-            print_json(entry.to_dict())
-        else:
-            marks = [a for a, v in sorted(entry.aliases.items()) if v == rec.version]
-            print_json({"model_id": entry.model_id, "model_name": entry.model_name,
-                        "state": entry.state, "current": rec.version == entry.version,
-                        "aliases": marks, **rec.to_dict()})
-    elif whole_model:
+        print_json(show_json(doc, args.ref))
+        return EXIT_OK
+    entry, rec = resolve(doc, args.ref)
+    if "@" not in args.ref or args.ref in doc.models:
         _show_model(entry)
     else:
         _show_version(entry, rec)
@@ -207,13 +182,12 @@ def _details(event: dict[str, Any]) -> str:
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
-    doc = load_doc(args)
-    entry = get_entry(doc, args.model_id, include_deleted=True)
-    events = [h.to_dict() for h in entry.history]
+    result = history_json(load_doc(args), args.model_id)
     if args.json_output:
-        print_json({"model_id": entry.model_id, "deleted": entry.deleted, "history": events})
+        print_json(result)
         return EXIT_OK
-    _out(f"history of {entry.model_id}" + (" (deleted)" if entry.deleted else ""))
+    events = result["history"]
+    _out(f"history of {result['model_id']}" + (" (deleted)" if result["deleted"] else ""))
     rows = [(e["at"], e["event"], e["actor"],
              _details(e) + (f' reason="{e["reason"]}"' if e.get("reason") else ""))
             for e in events]

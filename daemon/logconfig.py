@@ -1,7 +1,8 @@
 """The one place that configures logging (structlog, plus the stdlib bridge).
 
 Each entry point (``gnn-registryd``, ``gnn-registry``) calls :func:`configure_logging` once;
-library code only ever calls ``structlog.get_logger()``.
+library code only ever calls ``structlog.get_logger()``. Before that (and in a program that
+only uses the library), :mod:`registry.logs` routes events to stdlib logging, silently.
 
 Output is one JSON object per line when the stream is not a terminal (what journald
 stores and ``gnn-registry logs`` reads) and structlog's console renderer on a terminal;
@@ -26,6 +27,7 @@ import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
 from registry.config import LOG_FORMATS, LOG_LEVELS, Config
+from registry.logs import install_defaults as install_library_defaults
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _handler: logging.Handler | None = None
@@ -187,12 +189,16 @@ def configure_logging(
 
 
 def reset_logging() -> None:
-    """Undo :func:`configure_logging` (for tests): structlog defaults, root logger restored.
+    """Undo :func:`configure_logging` (for tests): library defaults, root logger restored.
 
-    Loggers are not cached, so every module-level logger follows the new configuration.
+    structlog is reset and then given the library defaults again (events to stdlib logging,
+    silent unless configured; see :mod:`registry.logs`), the state of a process that
+    imported the package and configured nothing. Loggers are not cached, so every
+    module-level logger follows the new configuration.
     """
     global _handler, _root_level  # noqa: PLW0603 - logging configuration is process-global
     structlog.reset_defaults()
+    install_library_defaults()
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)

@@ -34,14 +34,21 @@ Decisions where the design is silent:
 - Tags are trimmed, must be non-empty and free of control characters; comparisons are exact.
 - Deletion is a tombstone: ``deleted=True`` stays in the document so the id and its version
   numbers are never given out again. Deleted models are hidden from list, search and show.
+- User metadata (:func:`update_metadata`, the library's ``ModelEntry.update_metadata``) lives
+  under ``entry.metadata["user_metadata"]`` (:data:`USER_METADATA_KEY`): the rest of the
+  model's ``metadata`` is rewritten from each new version, this key is carried over, so a
+  user's keys survive new versions. Keys are non-empty text, values JSON; only the changed
+  keys are named in the ``metadata_updated`` event.
 - Pruning (``cleanup_old_versions``) lives in :mod:`registry.pruning` and is re-exported
   here (``prune_versions``, ``prune_hook_for``).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import structlog
 
@@ -68,6 +75,9 @@ ALIAS_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 """What an alias name looks like (matched in full)."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+USER_METADATA_KEY = "user_metadata"
+"""Where :func:`update_metadata` keeps a user's own keys inside ``entry.metadata``."""
 
 
 def _touch(entry: ModelEntry, at: str) -> None:
@@ -305,6 +315,45 @@ def remove_tags(entry: ModelEntry, tags: Iterable[str], *, actor: str,
     return removed
 
 
+def user_metadata(entry: ModelEntry) -> dict[str, Any]:
+    """The metadata a user set with :func:`update_metadata` (a copy; empty when none)."""
+    value = entry.metadata.get(USER_METADATA_KEY)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def update_metadata(entry: ModelEntry, updates: Mapping[str, Any], *, actor: str,
+                    reason: str | None = None) -> list[str]:
+    """Merge ``updates`` into the model's user metadata (kept across new versions).
+
+    Returns:
+        The keys whose value changed, in the order given.
+
+    Raises:
+        TransitionError: a key that is not non-empty text without control characters, a
+            value that is not JSON, a deleted model, or no value would change.
+    """
+    _require_live(entry)
+    for key in updates:
+        if not isinstance(key, str) or not key.strip() or _CONTROL.search(key):
+            msg = f"invalid metadata key {key!r}: keys must be non-empty text"
+            raise TransitionError(msg)
+    try:
+        clean = json.loads(json.dumps(dict(updates), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        msg = f"metadata values must be JSON (text, numbers, booleans, lists, objects): {exc}"
+        raise TransitionError(msg) from exc
+    current = user_metadata(entry)
+    changed = [k for k, v in clean.items() if k not in current or current[k] != v]
+    if not changed:
+        msg = f"model {entry.model_id!r} already has this metadata"
+        raise TransitionError(msg)
+    event = history.record(entry, "metadata_updated", actor=actor, reason=reason, keys=changed)
+    current.update(clean)
+    entry.metadata = {**entry.metadata, USER_METADATA_KEY: current}
+    _touch(entry, event.at)
+    return changed
+
+
 def delete_model(doc: RegistryDoc, model_id: str, *, actor: str,
                  reason: str | None = None) -> ModelEntry:
     """Tombstone ``model_id``: hide it everywhere but keep its id and version numbers reserved.
@@ -334,6 +383,7 @@ __all__ = [
     "ALIAS_PATTERN",
     "RESERVED_ALIASES",
     "TRANSITIONS",
+    "USER_METADATA_KEY",
     "add_tags",
     "check_alias_name",
     "delete_model",
@@ -345,4 +395,6 @@ __all__ = [
     "remove_alias",
     "remove_tags",
     "set_state",
+    "update_metadata",
+    "user_metadata",
 ]

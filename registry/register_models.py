@@ -320,7 +320,10 @@ class ModelRegistrar:
         entry.version = choice.version
         # The model level keeps a summary of the current version's metadata (see the module
         # docstring); the full metadata is on the version record.
+        kept = lifecycle.user_metadata(entry)  # a user's own keys survive new versions
         entry.metadata = {k: v for k, v in meta.items() if k not in VERSION_ONLY_KEYS}
+        if kept:
+            entry.metadata[lifecycle.USER_METADATA_KEY] = kept
         entry.description = str(meta.get("description") or "")
         # Tags: the user's own (added with `gnn-registry tag`) plus the file's front matter
         # tags; tags the previous version's front matter had and this one dropped go away.

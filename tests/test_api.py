@@ -30,16 +30,14 @@ class TestProcessModelRegistry:
         assert list(saved["models"]) == ["a"]
 
     def test_options_are_config_settings(self, tmp_path):
-        """Keyword options configure the scan; unknown ones and recursive=False are refused."""
+        """Keyword options configure the scan; an invalid value of a setting is refused."""
         write(tmp_path / "in" / "a.md", gnn_text("A"))
         other = tmp_path / "elsewhere" / "reg.json"
         result = process_model_registry(tmp_path / "in", tmp_path / "out", registry_path=other)
         assert result["registry_path"] == str(other)
         assert other.is_file()
-        with pytest.raises(ConfigError):
-            process_model_registry(tmp_path / "in", tmp_path / "out", no_such_setting=1)
-        with pytest.raises(ConfigError):
-            process_model_registry(tmp_path / "in", tmp_path / "out", recursive=False)
+        with pytest.raises(ConfigError, match="auto_version"):
+            process_model_registry(tmp_path / "in", tmp_path / "out", auto_version="maybe")
 
 
 class TestModelRegistry:
@@ -56,7 +54,8 @@ class TestModelRegistry:
             "agent", "POMDP Agent", "1.0.0")
         assert entry.tags == ["navigation"]
         assert entry.metadata["variables"] == 3
-        assert [v.version for v in entry.versions] == ["1.0.0"]
+        assert list(entry.versions) == ["1.0.0"]
+        assert [v.version for v in entry.versions.values()] == ["1.0.0"]
         assert [e.model_id for e in registry.search_models("pomdp")] == ["agent"]
         assert [e.model_id for e in registry.search_models("NAVIGATION")] == ["agent"]
         assert registry.search_models("nothing-like-this") == []

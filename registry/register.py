@@ -12,7 +12,10 @@ Per file (:meth:`Registrar.process_file`):
    change the mtime, so such a file is hashed again).
 2. Read the bytes once (``O_NOFOLLOW`` unless symlinks are followed, ``O_NONBLOCK`` so a file
    swapped for a FIFO never blocks; ``fstat`` of the open file confirms a regular file and
-   gives the stat that is recorded), at most ``max_file_size`` bytes.
+   gives the stat that is recorded), at most ``max_file_size`` bytes, once the file has
+   settled (:func:`registry.scanio.read_settled`: a file modified within ``settle_ms`` is
+   waited for, one whose stat changed during the read is read again, and one still changing
+   after ``settle_timeout`` is ``deferred``, never registered half-written).
 3. SHA-256. A single-model file whose bytes equal the current version is unchanged without
    parsing. Text that is not a GNN model (fewer than two GNN headings) is ``skipped``, unless
    the path already holds a model (then it is validated and reported like any other edit).
@@ -77,9 +80,10 @@ from registry.rowcodec import row_stat
 from registry.scanio import (
     FileOutcome,
     ReadProblem,
+    Settle,
     StatLike,
     lstat_or_none,
-    read_file,
+    read_settled,
     size_text,
     stat_matches,
 )
@@ -157,7 +161,9 @@ class Registrar(ModelRegistrar):
         if st.st_size > limit:
             raise ReadProblem("skipped", f"file is {size_text(st.st_size)}, over max_file_size "
                                          f"{size_text(limit)}")
-        data, fst = read_file(path, limit, follow_symlinks=self.config.follow_symlinks)
+        settle = Settle(self.config.settle_ms * 1_000_000, self.config.settle_timeout)
+        data, fst = read_settled(path, limit, settle,
+                                 follow_symlinks=self.config.follow_symlinks)
         return self._register_bytes(path, data, fst, entries, explicit=explicit)
 
     def _register_bytes(self, path: str, data: bytes, st: os.stat_result,

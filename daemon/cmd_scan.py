@@ -5,12 +5,14 @@ line per blocking finding of each invalid file as ``path:line: CODE severity: me
 one line per unreadable, deferred or skipped file as ``path: STATUS: reason``) or, with
 ``--json``, the scan summary dict (:meth:`registry.scan.ScanReport.to_summary`, which lists
 the same files under ``invalid``, ``errors``, ``deferred`` and ``skipped``). Everything
-taken from file names and contents is escaped (:func:`daemon.common.printable`). A progress bar is drawn on
-stderr only when stderr is a terminal and the scan has more than :data:`PROGRESS_MIN` files.
+taken from file names and contents is escaped (:func:`daemon.common.printable`). A progress
+bar is drawn on stderr only when stderr is a terminal and the scan has more than
+:data:`PROGRESS_MIN` files.
 
 Exit status: 0 every GNN file valid; 1 some file invalid, unreadable or still changing
-(deferred; valid ones are still registered); 2 fatal (configuration, registry unreadable or unwritable, lock timeout), with a
-one-line message on stderr.
+(deferred; valid ones are still registered); 2 fatal (configuration, a directory that does
+not exist, registry unreadable or unwritable, lock timeout), with a one-line message on
+stderr.
 """
 
 from __future__ import annotations

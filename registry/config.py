@@ -45,7 +45,7 @@ class Config:
     registry_lock: bool = True
     lock_timeout: float = 30.0
     max_file_size: int = 16 * 1024 * 1024
-    max_variables: int = 100_000
+    max_variables: int = 100_000  # fileanalysis.DEFAULT_MAX_VARIABLES
     settle_timeout: float = 10.0
     analysis_workers: int = 0
     follow_symlinks: bool = False

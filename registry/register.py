@@ -202,7 +202,8 @@ class Registrar(ModelRegistrar):
             return ahead
         try:
             return analyse(data, strict=self.config.strict, sha256=digest,
-                           metadata=self.config.extract_metadata)
+                           metadata=self.config.extract_metadata,
+                           max_variables=self.config.max_variables)
         except Exception as exc:  # one bad file must not stop a scan or the service
             # The parser reports bad input as findings; an exception here is our defect.
             # Contain it to this file (an `error` outcome, exit 1), keep the traceback in the
@@ -233,7 +234,8 @@ class Registrar(ModelRegistrar):
             return
         self.read_ahead = ReadAhead(wanted, limit, follow, strict=self.config.strict,
                                     metadata=self.config.extract_metadata,
-                                    workers=self.config.analysis_workers)
+                                    workers=self.config.analysis_workers,
+                                    max_variables=self.config.max_variables)
 
     def _invalid(self, path: str, live: list[ModelEntry],
                  findings: list[dict[str, Any]]) -> FileOutcome:

@@ -133,7 +133,7 @@ DEFAULT_MAX_VARIABLES = 100_000
 largest has a few dozen), far below what exhausts memory (700,000 took 1.4 GB)."""
 
 _STATE_SPACE = re.compile(rb"^[ \t]*##[ \t]*StateSpaceBlock[ \t]*\r?$", re.MULTILINE)
-_HEADING = re.compile(rb"^[ \t]*#", re.MULTILINE)
+_HEADING = re.compile(rb"^[ \t]*##(?!#)", re.MULTILINE)  # "#" and "###" are comments
 _DECLARATION = re.compile(rb"^[ \t]*[^\s#]", re.MULTILINE)
 
 

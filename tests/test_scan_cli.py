@@ -111,11 +111,12 @@ class TestProgressBar:
 
 class TestConsoleScript:
     def test_scan_json_stdout_is_pure_json_and_logs_go_to_stderr(self, tmp_path):
-        """`gnn-registryd --scan --json` keeps stdout parseable; the JSON log lines go to stderr."""
+        """`gnn-registryd --scan --json -v` keeps stdout parseable; the JSON log lines (one per
+        file with -v) go to stderr."""
         write(tmp_path / "models" / "a.md", gnn_text("A"))
         script = Path(sys.executable).with_name("gnn-registryd")
         proc = subprocess.run(
-            [str(script), "--scan", "--json", "--output-dir", str(tmp_path / "out"),
+            [str(script), "--scan", "--json", "-v", "--output-dir", str(tmp_path / "out"),
              str(tmp_path / "models")],
             capture_output=True, text=True, timeout=120, check=False,
         )

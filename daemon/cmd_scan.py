@@ -56,6 +56,11 @@ class ProgressBar:
         if done < total and now - self._last < _REDRAW_S:
             return
         self._last = now
+        if done >= total:
+            # Finished: erase it now, so the log lines written after the last file (the
+            # per-file events, with -v) start on a clean line instead of running into it.
+            self.close()
+            return
         filled = _BAR_WIDTH * done // total
         bar = "#" * filled + "." * (_BAR_WIDTH - filled)
         self.stream.write(f"\rscanning [{bar}] {done}/{total} files")

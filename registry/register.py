@@ -100,6 +100,11 @@ class Registrar(ModelRegistrar):
         actor: who is registering (recorded in history events).
     """
 
+    settle: Settle | None = None
+    """How reads wait for a file being written (default: ``settle_ms`` of quiet, at most
+    ``settle_timeout``). The service's batches set a quiet time of 0: their paths already
+    waited ``settle_ms`` in the event queue, and only a change during the read counts."""
+
     # -- one file --------------------------------------------------------------------------
 
     def process_file(self, path: str, st: StatLike | None = None, *,
@@ -161,7 +166,8 @@ class Registrar(ModelRegistrar):
         if st.st_size > limit:
             raise ReadProblem("skipped", f"file is {size_text(st.st_size)}, over max_file_size "
                                          f"{size_text(limit)}")
-        settle = Settle(self.config.settle_ms * 1_000_000, self.config.settle_timeout)
+        settle = self.settle or Settle(self.config.settle_ms * 1_000_000,
+                                       self.config.settle_timeout)
         data, fst = read_settled(path, limit, settle,
                                  follow_symlinks=self.config.follow_symlinks)
         return self._register_bytes(path, data, fst, entries, explicit=explicit)

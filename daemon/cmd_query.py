@@ -390,9 +390,9 @@ Free text (a substring of id, name, description or a tag, any case) plus filters
   id:ID       the model id, whole and exact         name:TEXT  a substring of the name
   var:NAME    a variable of the current version     section:S  a section present
   ontology:T  an ontology term of the current version
-Filter values match whole values: id:pymdp finds only the model "pymdp"; use a
-shell-style wildcard for more (id:pymdp*, tag:pomdp*, var:s_f?). An unknown
-filter (tags:x) is an error, not free text. Terms combine with AND (OR with
+Except for name:, filter values match whole values: id:pymdp finds only the
+model "pymdp"; use a shell-style wildcard for more (id:pymdp*, tag:pomdp*,
+var:s_f?). An unknown filter (tags:x) is an error, not free text. Terms combine with AND (OR with
 --any); quote phrases (name:"coin flip").""")
     p.add_argument("query", nargs="*", metavar="QUERY", help="terms and field:value filters")
     p.add_argument("--any", action="store_true", help="match any term instead of all")

@@ -1,6 +1,11 @@
 """Read-only registry commands: ``list``, ``show``, ``search``, ``history``, ``deps`` (and
 ``diff``, from :mod:`daemon.cmd_diff`).
 
+Names, paths and messages come from files: every line is escaped (:func:`printable`), so
+control and bidirectional characters or a newline in a file name cannot reach the terminal
+or add a row. A ``search`` term ``word:value`` whose lower-case ``word`` is no filter is a
+usage error (exit 2), never free text that silently matches nothing.
+
 They read the registry with ``RegistryStore.load()`` (no lock: the file is only ever
 replaced atomically) and never write. Every command takes ``--json``. Exit status: 0, or 1
 when a named model, version or alias does not exist (raised as ``NotFoundError`` and mapped

@@ -183,3 +183,32 @@ class TestHugeModel:
                                   check=False)
         assert validate.returncode == 1
         assert "GNN-E108" in text(validate.stdout)
+
+
+class TestReadSettled:
+    """The settle logic of one read, with a real write injected during the first read."""
+
+    def test_stat_change_during_the_read_reads_again(self, tmp_path: Path, monkeypatch) -> None:
+        """A rewrite landing while the file is read makes it be read again: the bytes
+        returned are the new content, never a mix of the two."""
+        from registry import scanio  # noqa: PLC0415 - the module whose read is faulted
+
+        path = tmp_path / "m.md"
+        path.write_bytes(b"first half")
+        real_read = scanio.os.read
+        calls = []
+
+        def read_then_write(fd: int, size: int) -> bytes:
+            chunk = real_read(fd, size)
+            if not calls:  # one fault, at the first call: an in-place rewrite lands
+                with path.open("r+b") as handle:
+                    handle.truncate(0)
+                    handle.write(b"the second, whole version")
+            calls.append(len(chunk))
+            return chunk
+
+        monkeypatch.setattr(scanio.os, "read", read_then_write)
+        data, st = scanio.read_settled(str(path), 1 << 20, scanio.Settle(0, 5.0))
+        assert data == b"the second, whole version"
+        assert st.st_size == len(data)
+        assert len(calls) >= 3  # the faulted read, its end-of-file probe, then the re-read

@@ -59,6 +59,8 @@ class TestNonUtf8Names:
         raw = (tree["out"] / "model_registry.json").read_bytes().decode("utf-8")
         stored = {m["file_path"] for m in json.loads(raw)["models"].values()}
         assert os.fsdecode(tree["latin"]) in stored
+        written = (tree["out"] / "model_registry_summary.json").read_bytes().decode("utf-8")
+        assert os.fsdecode(tree["latin"]) in {c["path"] for c in json.loads(written)["changes"]}
         doc = registry_doc(tree["out"])
         assert os.fsdecode(tree["latin"]) in {e.file_path for e in doc.models.values()}
         # A rescan finds every file at the path the registry holds: all three unchanged (a

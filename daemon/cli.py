@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from daemon.common import add_common_options, run_guarded
+from daemon.common import add_common_options, add_version_option, run_guarded
 from daemon.logconfig import configure_logging
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gnn-registry",
         description="Query, curate and validate a GNN model registry.",
     )
+    add_version_option(parser)
     common = argparse.ArgumentParser(add_help=False)
     add_common_options(common)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -2,9 +2,11 @@
 
 Changing commands run inside ``RegistryStore.transaction(actor=config.actor)`` (under the
 lock, written atomically with a backup) and record every change in the model's history.
-Exit status: 0; 1 when a model, version or alias does not exist or a change is refused
-(``NotFoundError``/``TransitionError``), or when ``verify`` finds problems; 2 for store or
-config failures.
+Exit status: 0, also for a request that already holds (tagging a tag the model has, a
+state it is in, an alias already there, removing tags it lacks: a note on stderr says
+nothing changed, and nothing is written or recorded); 1 when a model, version or alias does
+not exist or a change is refused (``NotFoundError``/``TransitionError``), or when ``verify``
+finds problems; 2 for usage, store or config failures.
 
 ``verify`` checks the registry file and its backups (``RegistryStore.verify()``) and then
 re-reads every live model's source file (any state but ``removed``): a file that is missing,
@@ -23,7 +25,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon.common import EXIT_OK, EXIT_PROBLEMS, config_from_args, error, print_json
+from daemon.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    config_from_args,
+    error,
+    note,
+    print_json,
+    printable,
+)
 from registry import lifecycle
 from registry.gnn import parse_bytes
 from registry.gnn.parser import split_lines
@@ -32,12 +43,10 @@ from registry.records import RegistryDoc
 from registry.relations import current_metadata
 from registry.store import RegistryStore
 
-EXIT_USAGE = 2
-"""A command line that makes no sense (argparse's own status for usage errors)."""
 
-
-def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+def _out(text: str = "") -> None:
+    """One line on stdout; names, paths and messages come from files: escaped."""
+    sys.stdout.write(printable(text) + "\n")
 
 
 def _store(args: argparse.Namespace) -> tuple[RegistryStore, str]:
@@ -50,11 +59,26 @@ def _cmd_state(args: argparse.Namespace) -> int:
     with store.transaction(actor=actor) as doc:
         entry = get_entry(doc, args.model_id)
         previous = entry.state
-        lifecycle.set_state(entry, args.state, actor=actor, reason=args.reason)
+        if previous != args.state:
+            lifecycle.set_state(entry, args.state, actor=actor, reason=args.reason)
+    if previous == args.state:
+        # Idempotent: the request already holds. Nothing is written or recorded.
+        return _already(args, f"{args.model_id} is already {previous}; nothing changed",
+                        {"model_id": args.model_id, "from": previous, "to": args.state,
+                         "changed": False})
     if args.json_output:
-        print_json({"model_id": args.model_id, "from": previous, "to": args.state})
+        print_json({"model_id": args.model_id, "from": previous, "to": args.state,
+                    "changed": True})
     else:
-        _out(f"{args.model_id}: {previous} -> {args.state}")
+        _out(printable(f"{args.model_id}: {previous} -> {args.state}"))
+    return EXIT_OK
+
+
+def _already(args: argparse.Namespace, message: str, result: dict[str, Any]) -> int:
+    """A request that already holds: exit 0 with a note on stderr (and the JSON result)."""
+    note(message)
+    if args.json_output:
+        print_json(result)
     return EXIT_OK
 
 
@@ -72,9 +96,15 @@ def _cmd_alias(args: argparse.Namespace) -> int:
         else:
             lifecycle.check_alias_name(args.name)
             version = version_for(entry, args.version)
-            previous = lifecycle.move_alias(entry, args.name, version, actor=actor,
-                                            reason=args.reason)
-            result.update({"from": previous, "to": version})
+            if entry.aliases.get(args.name) == version:
+                result.update({"from": version, "to": version, "changed": False})
+            else:
+                previous = lifecycle.move_alias(entry, args.name, version, actor=actor,
+                                                reason=args.reason)
+                result.update({"from": previous, "to": version})
+    if result.get("changed") is False:
+        return _already(args, f"{args.model_id}: alias {args.name} already points at "
+                              f"{result['to']}; nothing changed", result)
     if args.json_output:
         print_json(result)
     elif result["to"] is None:
@@ -89,16 +119,25 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     store, actor = _store(args)
     with store.transaction(actor=actor) as doc:
         entry = get_entry(doc, args.model_id)
-        if args.remove:
+        present = [t for t in args.tags if t in entry.tags]
+        holds = len(present) == len(args.tags) if not args.remove else not present
+        changed: list[str] = []
+        if args.remove and not holds:
             changed = lifecycle.remove_tags(entry, args.tags, actor=actor, reason=args.reason)
-        else:
+        elif not args.remove and not holds:
             changed = lifecycle.add_tags(entry, args.tags, actor=actor, reason=args.reason)
         tags = list(entry.tags)
     key = "removed" if args.remove else "added"
+    if holds:
+        what = "has none of" if args.remove else "already has"
+        return _already(args, f"{args.model_id} {what} tag(s) {', '.join(args.tags)}; "
+                              "nothing changed",
+                        {"model_id": args.model_id, key: [], "tags": tags})
     if args.json_output:
         print_json({"model_id": args.model_id, key: changed, "tags": tags})
     else:
-        _out(f"{args.model_id}: {key} {', '.join(changed)}; tags now: {', '.join(tags) or '-'}")
+        _out(printable(f"{args.model_id}: {key} {', '.join(changed)}; "
+                       f"tags now: {', '.join(tags) or '-'}"))
     return EXIT_OK
 
 

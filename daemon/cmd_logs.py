@@ -1,7 +1,9 @@
 """``gnn-registry logs [FILE] [-f]``: a readable, filterable view of the JSON log stream.
 
 Reads JSON log lines from FILE, or from standard input when FILE is ``-`` or absent
-(``journalctl -u gnn-registry -o cat | gnn-registry logs``; journal prefixes are dropped),
+(``journalctl -u gnn-registry -o cat | gnn-registry logs``; journal prefixes are dropped);
+absent while standard input is a terminal, it is a usage error (exit 2) instead of a
+silent wait,
 and prints one readable line per record (see :mod:`daemon.logview`). ``--json`` passes the
 records that match the filters through unchanged, for scripts.
 
@@ -26,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from daemon.common import EXIT_OK, EXIT_PROBLEMS, error
+from daemon.common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, error
 from daemon.logview import LEVELS, LogFilter, LogView, Renderer
 
 DEFAULT_POLL_INTERVAL = 0.25
@@ -52,8 +54,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "logs", parents=[common], help="pretty, filterable view of the JSON log stream",
         description="Render gnn-registry's JSON log lines readably, with filters.")
-    parser.add_argument("file", nargs="?", default="-", metavar="FILE",
-                        help="log file to read (default: standard input)")
+    parser.add_argument("file", nargs="?", default=None, metavar="FILE",
+                        help="log file to read, or - for standard input (the default when "
+                             "standard input is a pipe or a file)")
     parser.add_argument("-f", "--follow", action="store_true",
                         help="keep reading as the file grows (survives truncation and rotation)")
     parser.add_argument("--level", choices=sorted(LEVELS, key=LEVELS.__getitem__),
@@ -70,6 +73,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL,
                         metavar="SECONDS", help=argparse.SUPPRESS)
     parser.set_defaults(handler=run_logs)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed, or not a real stream
+        return False
 
 
 def _use_color(choice: str, out: Any) -> bool:
@@ -172,7 +182,8 @@ def run_logs(args: argparse.Namespace) -> int:
         args: the parsed command line.
 
     Returns:
-        ``0``; ``1`` when FILE cannot be read.
+        ``0``; ``1`` when FILE cannot be read; ``2`` when there is no FILE and standard
+        input is a terminal.
     """
     out = sys.stdout
     since: datetime | None = args.since
@@ -186,6 +197,14 @@ def run_logs(args: argparse.Namespace) -> int:
         renderer=Renderer(color=_use_color(args.color, out), utc=args.utc),
         json_mode=bool(getattr(args, "json_output", False)),
     )
+    if args.file is None:
+        if _is_terminal(sys.stdin):
+            # Reading a terminal would wait, silently, for lines nobody is going to type.
+            error("no log to read: give a FILE, or pipe the logs in "
+                  "(journalctl -u gnn-registry -o cat | gnn-registry logs); "
+                  "'-' reads the terminal")
+            return EXIT_USAGE
+        args.file = "-"
     try:
         if args.file == "-":
             _read_stream(sys.stdin.buffer, view.feed, out.flush)

@@ -1,4 +1,10 @@
-"""Read-only registry commands: ``list``, ``show``, ``search``, ``history``, ``diff``, ``deps``.
+"""Read-only registry commands: ``list``, ``show``, ``search``, ``history``, ``deps`` (and
+``diff``, from :mod:`daemon.cmd_diff`).
+
+Names, paths and messages come from files: every line is escaped (:func:`printable`), so
+control and bidirectional characters or a newline in a file name cannot reach the terminal
+or add a row. A ``search`` term ``word:value`` whose lower-case ``word`` is no filter is a
+usage error (exit 2), never free text that silently matches nothing.
 
 They read the registry with ``RegistryStore.load()`` (no lock: the file is only ever
 replaced atomically) and never write. Every command takes ``--json``. Exit status: 0, or 1
@@ -16,25 +22,36 @@ server's tools return the same JSON.
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from daemon.common import EXIT_OK, config_from_args, print_json
+from daemon.cmd_diff import register_diff
+from daemon.common import EXIT_OK, EXIT_USAGE, config_from_args, error, print_json, printable
 from daemon.query_json import history_json, list_entries, show_json, summary
-from registry.query import diff, resolve, search
+from registry.query import resolve, search
 from registry.records import MODEL_STATES, ModelEntry, RegistryDoc, VersionRecord
 from registry.relations import current_metadata, related
+from registry.search import FIELDS, parse_query
 from registry.store import RegistryStore
 
 
 def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    """One line on stdout; names, paths and messages come from files: escaped."""
+    sys.stdout.write(printable(text) + "\n")
 
 
 def load_doc(args: argparse.Namespace) -> RegistryDoc:
     """The registry named by the command's options, read without the lock."""
     return RegistryStore(config_from_args(args)).load()
+
+
+def state_text(entry: ModelEntry) -> str:
+    """The state, marked when the file's latest content was refused (invalid): the current
+    version is still the last valid one, but the file on disk no longer is."""
+    return entry.state + (" (file invalid)" if entry.findings else "")
 
 
 def aliases_text(entry: ModelEntry) -> str:
@@ -43,7 +60,8 @@ def aliases_text(entry: ModelEntry) -> str:
 
 
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> list[str]:
-    """Rows as aligned columns (the last column is not padded)."""
+    """Rows as aligned columns (the last column is not padded); cells escaped first."""
+    rows = [[printable(str(c)) for c in row] for row in rows]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     lines = []
     for row in [headers, *rows]:
@@ -61,7 +79,8 @@ def print_models(entries: Iterable[ModelEntry], *, json_output: bool) -> None:
     if not items:
         _out("no models")
         return
-    rows = [(e.model_id, e.version, e.state, aliases_text(e), e.model_name) for e in items]
+    rows = [(e.model_id, e.version, state_text(e), aliases_text(e), e.model_name)
+            for e in items]
     for line in table(rows, ("ID", "VERSION", "STATE", "ALIASES", "NAME")):
         _out(line)
 
@@ -72,7 +91,32 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_FILTER_LIKE = re.compile(r"([a-z_]+):\S")
+
+
+def unknown_filter(terms: Sequence[str]) -> str | None:
+    """A message for the first ``word:value`` term whose ``word`` is no filter, else ``None``.
+
+    ``tags:foo`` or ``bogus:x`` would otherwise be free text that silently matches nothing.
+    Only lower-case words count (``Example:`` stays free text).
+    """
+    for term in parse_query(terms):
+        match = _FILTER_LIKE.match(term.value) if term.field is None else None
+        if match is None:
+            continue
+        name = match.group(1)
+        close = difflib.get_close_matches(name, FIELDS, n=1)
+        hint = f"; did you mean {close[0]}:?" if close else ""
+        return (f"unknown filter {name + ':'!r} in {term.value!r}{hint} "
+                f"(filters: {', '.join(f + ':' for f in FIELDS)})")
+    return None
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
+    problem = unknown_filter(args.query)
+    if problem is not None:
+        error(problem)
+        return EXIT_USAGE
     doc = load_doc(args)
     found = search(doc, args.query, any_match=args.any,
                    include_removed=not args.no_removed)
@@ -105,7 +149,7 @@ def _field_lines(fields: Sequence[tuple[str, Any]]) -> list[str]:
 def _show_model(entry: ModelEntry) -> None:
     meta = current_metadata(entry)
     fields: list[tuple[str, Any]] = [
-        ("model_id", entry.model_id), ("name", entry.model_name), ("state", entry.state),
+        ("model_id", entry.model_id), ("name", entry.model_name), ("state", state_text(entry)),
         ("version", entry.version), ("aliases", aliases_text(entry)),
         ("tags", ", ".join(entry.tags) or "-"), ("file", entry.file_path),
         ("size", f"{entry.file_size_bytes} bytes"), ("registered", entry.registered_at),
@@ -122,8 +166,12 @@ def _show_model(entry: ModelEntry) -> None:
         _out("relationships:")
         for rel in entry.relationships:
             _out(f"  {rel.type} -> {rel.target}")
+    current = entry.current
+    if current is not None and current.findings:
+        _out(f"findings of version {current.version}:")
+        _print_findings(current.findings)
     if entry.findings:
-        _out("findings of the latest attempt (not registered):")
+        _out("the file is invalid now; findings of its latest content (not registered):")
         _print_findings(entry.findings)
 
 
@@ -136,7 +184,7 @@ def _print_findings(findings: Sequence[dict[str, Any]]) -> None:
 def _show_version(entry: ModelEntry, rec: VersionRecord) -> None:
     marks = [a for a, v in sorted(entry.aliases.items()) if v == rec.version]
     fields: list[tuple[str, Any]] = [
-        ("model_id", entry.model_id), ("name", entry.model_name), ("state", entry.state),
+        ("model_id", entry.model_id), ("name", entry.model_name), ("state", state_text(entry)),
         ("version", rec.version + (" (current)" if rec.version == entry.version else "")),
         ("aliases", ", ".join(marks) or "-"), ("change", rec.change),
         ("registered", rec.registered_at), ("sha256", rec.sha256), ("file", rec.file_path),
@@ -196,65 +244,6 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _dims(info: dict[str, Any]) -> str:
-    dims = info.get("dims")
-    text = "[" + ",".join(map(str, dims)) + "]" if isinstance(dims, list) else "[?]"
-    return text + (f" {info['type']}" if info.get("type") else "")
-
-
-def _brief(value: Any) -> str:
-    """A value for one diff line; long strings (hashes) are cut to stay readable."""
-    text = repr(value)
-    return text[:16] + "...'" if isinstance(value, str) and len(value) > 40 else text
-
-
-def _print_diff(result: dict[str, Any]) -> None:
-    head = f"{result['model_id']}: {result['from']} -> {result['to']}"
-    if result["identical"]:
-        _out(f"{head}: identical content (same sha256)")
-        return
-    _out(f"{head} (implied bump: {result['bump']})")
-    var = result["variables"]
-    lines = [f"  + {v['name']}{_dims(v)}" for v in var["added"]]
-    lines += [f"  - {v['name']}{_dims(v)}" for v in var["removed"]]
-    lines += [f"  ~ {v['name']}{_dims(v['old'])} -> {v['name']}{_dims(v['new'])}"
-              for v in var["changed"]]
-    edges = result["edges"]
-    edge_lines = [f"  + {e['source']} {'>' if e['directed'] else '-'} {e['target']}"
-                  for e in edges["added"]]
-    edge_lines += [f"  - {e['source']} {'>' if e['directed'] else '-'} {e['target']}"
-                   for e in edges["removed"]]
-    params = result["parameters"]
-    param_lines = [f"  {sign} {name}" for sign, key in (("+", "added"), ("-", "removed"),
-                                                       ("~", "changed"))
-                   for name in params[key]]
-    other_lines = []
-    for group in ("other", "metadata"):
-        for key, change in result[group].items():
-            if "old" in change and "new" in change and len(change) == 2:
-                other_lines.append(f"  {key}: {_brief(change['old'])} -> {_brief(change['new'])}")
-            else:
-                other_lines.extend(f"  {key}.{sub}: {_brief(c['old'])} -> {_brief(c['new'])}"
-                                   for sub, c in change.items())
-    for title, block in (("variables", lines), ("edges", edge_lines),
-                         ("parameters", param_lines), ("other changes", other_lines)):
-        if block:
-            _out(f"{title}:")
-            for line in block:
-                _out(line)
-    if not (lines or edge_lines or param_lines or other_lines):
-        _out("no structural or metadata change (text only)")
-
-
-def _cmd_diff(args: argparse.Namespace) -> int:
-    result = diff(load_doc(args), args.model_id, args.v1, args.v2)
-    if args.json_output:
-        print_json(result)
-    else:
-        _print_diff(result)
-    return EXIT_OK
-
-
 def _cmd_deps(args: argparse.Namespace) -> int:
     result = related(load_doc(args), args.model_id)
     if args.json_output:
@@ -287,9 +276,18 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
     p = subparsers.add_parser(
         "search", parents=[common], help="search models",
-        description="Free text over id, name, description and tags, plus filters tag:, "
-                    "state:, ontology:, var:, section:, alias:, id:, name:. Terms combine "
-                    "with AND (OR with --any); quote phrases.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Free text (a substring of id, name, description or a tag, any case) plus filters:
+  tag:T       a tag, whole and exact (any case)     state:S    active, deprecated,
+  alias:A     an alias the model carries                       archived or removed
+  id:ID       the model id, whole and exact         name:TEXT  a substring of the name
+  var:NAME    a variable of the current version     section:S  a section present
+  ontology:T  an ontology term of the current version
+Except for name:, filter values match whole values: id:pymdp finds only the
+model "pymdp"; use a shell-style wildcard for more (id:pymdp*, tag:pomdp*,
+var:s_f?). An unknown filter (tags:x) is an error, not free text. Terms combine with AND (OR with
+--any); quote phrases (name:"coin flip").""")
     p.add_argument("query", nargs="*", metavar="QUERY", help="terms and field:value filters")
     p.add_argument("--any", action="store_true", help="match any term instead of all")
     p.add_argument("--no-removed", action="store_true",
@@ -300,11 +298,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("model_id", metavar="ID")
     p.set_defaults(handler=_cmd_history)
 
-    p = subparsers.add_parser("diff", parents=[common], help="compare two versions of a model")
-    p.add_argument("model_id", metavar="ID")
-    p.add_argument("v1", metavar="V1", help="old side: version, alias or latest")
-    p.add_argument("v2", metavar="V2", help="new side: version, alias or latest")
-    p.set_defaults(handler=_cmd_diff)
+    register_diff(subparsers, common)
 
     p = subparsers.add_parser("deps", parents=[common],
                               help="relationships of a model, both directions")
@@ -312,4 +306,5 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_cmd_deps)
 
 
-__all__ = ["aliases_text", "load_doc", "print_models", "register", "summary", "table"]
+__all__ = ["aliases_text", "load_doc", "print_models", "register", "state_text",
+           "summary", "table", "unknown_filter"]

@@ -2,13 +2,17 @@
 
 Output: on stdout either a human summary (one line of counts, the registry line, then one
 line per blocking finding of each invalid file as ``path:line: CODE severity: message`` and
-one line per unreadable file as ``path: error: message``) or, with ``--json``, the scan
-summary dict (:meth:`registry.scan.ScanReport.to_summary`). A progress bar is drawn on
-stderr only when stderr is a terminal and the scan has more than :data:`PROGRESS_MIN` files.
+one line per unreadable, deferred or skipped file as ``path: STATUS: reason``) or, with
+``--json``, the scan summary dict (:meth:`registry.scan.ScanReport.to_summary`, which lists
+the same files under ``invalid``, ``errors``, ``deferred`` and ``skipped``). Everything
+taken from file names and contents is escaped (:func:`daemon.common.printable`). A progress
+bar is drawn on stderr only when stderr is a terminal and the scan has more than
+:data:`PROGRESS_MIN` files.
 
-Exit status: 0 every GNN file valid; 1 some file invalid or unreadable (valid ones are still
-registered); 2 fatal (configuration, registry unreadable or unwritable, lock timeout), with a
-one-line message on stderr.
+Exit status: 0 every GNN file valid; 1 some file invalid, unreadable or still changing
+(deferred; valid ones are still registered); 2 fatal (configuration, a directory that does
+not exist, registry unreadable or unwritable, lock timeout), with a one-line message on
+stderr.
 """
 
 from __future__ import annotations
@@ -52,6 +56,11 @@ class ProgressBar:
         if done < total and now - self._last < _REDRAW_S:
             return
         self._last = now
+        if done >= total:
+            # Finished: erase it now, so the log lines written after the last file (the
+            # per-file events, with -v) start on a clean line instead of running into it.
+            self.close()
+            return
         filled = _BAR_WIDTH * done // total
         bar = "#" * filled + "." * (_BAR_WIDTH - filled)
         self.stream.write(f"\rscanning [{bar}] {done}/{total} files")
@@ -96,8 +105,9 @@ def format_report(report: ScanReport, *, strict: bool = False) -> str:
             line = finding.get("line") or 0
             lines.append(printable(f"{outcome.path}:{line}: {finding.get('code')} "
                                    f"{finding.get('severity')}: {finding.get('message')}"))
-    lines.extend(printable(f"{outcome.path}: error: {outcome.message}")
-                 for outcome in report.errors)
+    for outcome in report.notable():
+        if outcome.status in ("error", "deferred", "skipped"):
+            lines.append(printable(f"{outcome.path}: {outcome.status}: {outcome.message}"))
     return "\n".join(lines) + "\n"
 
 

@@ -1,9 +1,18 @@
-"""``gnn-registry validate FILE... [--strict] [--json]``: validate GNN files without registering.
+"""``gnn-registry validate PATH... [--strict] [--json]``: validate GNN files without registering.
+
+A PATH that is a directory is searched as ``gnn-registryd --scan`` would search it
+(:func:`registry.discovery.discover`: the configured patterns, recursively, editor temporaries
+and hidden files ignored), and files there that are not GNN models (README-style Markdown,
+fewer than two GNN section headings) are skipped and named as skipped, not failed. A file
+named explicitly is always validated.
 
 Output: one line per finding on stdout, ``path:line: CODE severity: message`` (line 0 when a
-finding has no line), then a one-line summary on stderr. With ``--json`` (a common option),
-stdout is one JSON array ``[{"path", "ok", "findings": [...]}]`` instead. Exit status 0 when
-no file has an error (with ``--strict``: no finding at all), 1 otherwise.
+finding has no line), one ``path: skipped: reason`` line per skipped file, then a one-line
+summary on stderr. With ``--json`` (a common option), stdout is one JSON array
+``[{"path", "ok", "findings": [...], "skipped"?: reason}]`` instead. Exit status 0 when no
+file has an error (with ``--strict``: no finding at all), 1 otherwise; 2 for a bad config.
+A file declaring more than ``max_variables`` variables is refused with ``GNN-E108`` before
+it is parsed.
 
 A path that cannot be read (missing, a directory, a FIFO or other special file, permission
 denied) gives one ``GNN-E107`` line for that path, never a traceback. Special files are
@@ -22,10 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.common import EXIT_OK, EXIT_PROBLEMS, print_json, printable
+from daemon.common import EXIT_OK, EXIT_PROBLEMS, config_from_args, print_json, printable
+from registry.config import Config
+from registry.discovery import discover
+from registry.fileanalysis import too_many_variables
 from registry.gnn.codes import UNREADABLE_FILE
 from registry.gnn.model import Finding
 from registry.gnn.validate import check_bytes
+from registry.names import looks_like_gnn
 
 _CHUNK = 1 << 20
 
@@ -37,11 +50,16 @@ class FileReport:
     path: str
     findings: tuple[Finding, ...]
     ok: bool
+    skipped: str = ""
+    """Why a file found under a directory was not validated (not a GNN model)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` form of this report."""
-        return {"path": self.path, "ok": self.ok,
-                "findings": [finding.to_dict() for finding in self.findings]}
+        out: dict[str, Any] = {"path": self.path, "ok": self.ok,
+                               "findings": [finding.to_dict() for finding in self.findings]}
+        if self.skipped:
+            out["skipped"] = self.skipped
+        return out
 
 
 def _kind(mode: int) -> str:
@@ -118,12 +136,27 @@ def _os_reason(exc: OSError) -> str:
     return f"cannot read: {reason}"
 
 
-def check_path(path: str, *, strict: bool) -> FileReport:
+NOT_GNN_REASON = "not a GNN model (fewer than two GNN section headings)"
+
+
+def _not_gnn(data: bytes) -> bool:
+    """UTF-8 text without NUL and with fewer than two GNN headings (as ``--scan`` skips)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return "\x00" not in text and not looks_like_gnn(text)
+
+
+def check_path(path: str, *, strict: bool, max_variables: int = 0,
+               found: bool = False) -> FileReport:
     """Read and validate one path.
 
     Args:
-        path: the path as given on the command line.
+        path: the path as given on the command line (or found under a directory).
         strict: warnings block too.
+        max_variables: refuse a file with more variable declarations (0: no limit).
+        found: the path was found under a directory: skip it if it is not a GNN model.
 
     Returns:
         The report for that path (a ``GNN-E107`` finding when it cannot be read).
@@ -133,8 +166,31 @@ def check_path(path: str, *, strict: bool) -> FileReport:
     except UnreadableFileError as exc:
         finding = UNREADABLE_FILE.at(None, str(exc))
         return FileReport(path, (finding,), ok=False)
+    if found and _not_gnn(data):
+        return FileReport(path, (), ok=True, skipped=NOT_GNN_REASON)
+    oversized = too_many_variables(data, max_variables)
+    if oversized is not None:
+        return FileReport(path, (oversized,), ok=False)
     result = check_bytes(data, strict=strict)
     return FileReport(path, result.findings, ok=result.ok)
+
+
+def _expand(paths: list[str], config: Config) -> list[tuple[str, bool]]:
+    """Each command-line path, with directories replaced by the files found under them.
+
+    Returns:
+        ``(path, found)`` pairs; ``found`` is true for files found under a directory.
+    """
+    out: list[tuple[str, bool]] = []
+    for path in paths:
+        if not Path(path).is_dir():
+            out.append((path, False))
+            continue
+        found = discover([path], config)
+        out.extend((candidate.path, True) for candidate in found.files)
+        out.extend((problem.path, False) for problem in found.problems
+                   if problem.status == "error")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,24 +202,32 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         0 when every file passes, 1 otherwise.
     """
+    config = config_from_args(args)
     strict = bool(args.strict)
-    reports = [check_path(path, strict=strict) for path in args.files]
+    reports = [check_path(path, strict=strict, max_variables=config.max_variables,
+                          found=found)
+               for path, found in _expand(list(args.files), config)]
     if args.json_output:
         print_json([report.to_dict() for report in reports])
     else:
         out = sys.stdout
         for report in reports:
+            if report.skipped:
+                out.write(printable(f"{report.path}: skipped: {report.skipped}") + "\n")
             for finding in report.findings:
                 # One line per finding, whatever the file is called (see printable).
                 out.write(printable(finding.format(report.path)) + "\n")
         out.flush()
     failed = sum(1 for report in reports if not report.ok)
+    skipped = sum(1 for report in reports if report.skipped)
     errors = sum(1 for r in reports for f in r.findings if f.severity == "error")
     warnings = sum(1 for r in reports for f in r.findings if f.severity == "warning")
     blocking = "errors and warnings block" if strict else "errors block"
+    checked = len(reports) - skipped
     sys.stderr.write(
-        f"{len(reports)} file(s) checked: {len(reports) - failed} ok, {failed} failed; "
-        f"{errors} error(s), {warnings} warning(s) ({blocking})\n")
+        f"{checked} file(s) checked: {checked - failed} ok, {failed} failed"
+        + (f", {skipped} skipped (not GNN)" if skipped else "")
+        + f"; {errors} error(s), {warnings} warning(s) ({blocking})\n")
     return EXIT_OK if failed == 0 else EXIT_PROBLEMS
 
 
@@ -178,14 +242,17 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "validate", parents=[common],
         help="validate GNN files without registering them",
         description="Validate GNN files and print one line per finding "
-                    "(path:line: CODE severity: message).")
-    parser.add_argument("files", nargs="+", metavar="FILE", help="GNN files to check")
+                    "(path:line: CODE severity: message). A directory is searched "
+                    "recursively for GNN files, as gnn-registryd --scan searches it.")
+    parser.add_argument("files", nargs="+", metavar="PATH",
+                        help="GNN files, or directories to search")
     parser.add_argument("--strict", action="store_true",
                         help="warnings make the check fail too")
     parser.set_defaults(handler=run)
 
 
 __all__ = [
+    "NOT_GNN_REASON",
     "FileReport",
     "UnreadableFileError",
     "check_path",

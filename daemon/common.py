@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,17 @@ from registry.errors import (
 )
 
 EXIT_OK = 0
-"""Success (and: no invalid GNN file, no problem found)."""
+"""Success (and: no invalid GNN file, no problem found, or a request that already held)."""
 EXIT_PROBLEMS = 1
-"""Some GNN files invalid, a named model/version missing, a refused transition, problems found."""
+"""Some GNN files invalid, unreadable or still changing; a named model/version missing; a
+refused transition; problems found."""
 EXIT_FATAL = 2
-"""Cannot read the config, cannot write the registry, lock timeout."""
+"""Usage error (argparse's status), cannot read the config, a scan or watch directory that does
+not exist, cannot read or write the registry, lock timeout."""
+EXIT_USAGE = 2
+"""A command line that makes no sense (argparse's own status for usage errors)."""
+EXIT_INTERRUPTED = 130
+"""The service was stopped at once by a second SIGINT."""
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +54,20 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                        default=None, help="lowest log level written")
 
 
+def version_text() -> str:
+    """``gnn-registry X.Y.Z`` from the installed distribution's metadata."""
+    try:
+        number = metadata.version("gnn-registry")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        number = "unknown"
+    return f"gnn-registry {number}"
+
+
+def add_version_option(parser: argparse.ArgumentParser) -> None:
+    """``--version``: print the version and exit 0."""
+    parser.add_argument("--version", action="version", version=version_text())
+
+
 def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
     """Build the :class:`Config` for a command from file, environment and its flags."""
     overrides: dict[str, Any] = {
@@ -60,9 +81,60 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
                        overrides={k: v for k, v in overrides.items() if v is not None})
 
 
+def check_directories(config: Config, *, files_too: bool = False) -> None:
+    """Refuse a configuration whose directories are missing or are not directories.
+
+    Args:
+        config: the settings whose ``directories`` are checked.
+        files_too: accept a regular file as well (``--scan`` takes single files).
+
+    Raises:
+        ConfigError: no directories, or one that does not exist (named, escaped).
+    """
+    if not config.directories:
+        msg = "no directories to watch (give DIR arguments or set 'directories' in the config)"
+        raise ConfigError(msg)
+    for directory in config.directories:
+        if directory.is_dir() or (files_too and directory.is_file()):
+            continue
+        what = "is not a directory" if directory.exists() else "does not exist"
+        msg = f"directory {printable(str(directory))} {what}"
+        raise ConfigError(msg)
+
+
+def _escape_json_text(text: str) -> str:
+    """JSON text with every non-printable character written as a ``\\u`` escape.
+
+    ``json.dumps(ensure_ascii=False)`` escapes only C0 controls: C1 controls (``\\x9b`` is
+    a CSI on many terminals), bidirectional overrides and lone surrogates (file names that
+    are not UTF-8) would reach the terminal raw, or fail to encode at all.
+    """
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for ch in text:
+        if ch.isprintable() or ch in "\n ":
+            out.append(ch)
+            continue
+        code = ord(ch)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
+
+
 def print_json(data: Any) -> None:
-    """Write ``data`` as indented JSON on stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    """Write ``data`` as indented JSON on stdout (non-printable characters escaped)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+    sys.stdout.write(_escape_json_text(text) + "\n")
+
+
+def note(message: str) -> None:
+    """Write one note line on stderr (``gnn-registry: note: ...``): nothing failed."""
+    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "gnn-registry"
+    sys.stderr.write(f"{prog}: note: {printable(message)}\n")
 
 
 def printable(text: str) -> str:
@@ -85,9 +157,9 @@ def printable(text: str) -> str:
 
 
 def error(message: str) -> None:
-    """Write one error line on stderr, prefixed with the program name."""
+    """Write one error line on stderr, prefixed with the program name (escaped)."""
     prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "gnn-registry"
-    sys.stderr.write(f"{prog}: error: {message}\n")
+    sys.stderr.write(f"{prog}: error: {printable(message)}\n")
 
 
 def run_guarded(handler: Callable[[], int]) -> int:
@@ -113,12 +185,18 @@ def run_guarded(handler: Callable[[], int]) -> int:
 
 __all__ = [
     "EXIT_FATAL",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_PROBLEMS",
+    "EXIT_USAGE",
     "add_common_options",
+    "add_version_option",
+    "check_directories",
     "config_from_args",
     "error",
+    "note",
     "print_json",
     "printable",
     "run_guarded",
+    "version_text",
 ]

@@ -5,11 +5,16 @@ library code only ever calls ``structlog.get_logger()``. Before that (and in a p
 only uses the library), :mod:`registry.logs` routes events to stdlib logging, silently.
 
 Output is one JSON object per line when the stream is not a terminal (what journald
-stores and ``gnn-registry logs`` reads) and structlog's console renderer on a terminal;
-``--log-format`` / ``log_format`` (``auto|json|console``) overrides the choice. Every line
-is flushed as soon as it is written. JSON keeps ``ensure_ascii`` on, so newlines and other
-control characters in file names are escaped and cannot forge a log line; the console
-renderer gets the same protection from :func:`_escape_control_chars`.
+stores and ``gnn-registry logs`` reads) and, on a terminal, the very lines ``gnn-registry
+logs`` would show for them (:class:`daemon.logview.Renderer`: time, level, event, path,
+model@version, then ``key=value``); ``--log-format`` / ``log_format`` (``auto|json|console``)
+overrides the choice. Every line is flushed as soon as it is written. JSON keeps
+``ensure_ascii`` on, so newlines, other control characters and file names that are not UTF-8
+are escaped and cannot forge a log line; the console renderer escapes every non-printable
+character (C0 and C1 controls, bidirectional overrides, lone surrogates) the same way.
+
+``drop_events`` leaves out events by name (``--scan`` without ``-v`` drops its per-file
+events: the summary names the files that matter).
 
 Records from stdlib ``logging`` (watchdog, filelock) at WARNING and above go through
 structlog's :class:`~structlog.stdlib.ProcessorFormatter` and come out in the same format,
@@ -19,6 +24,7 @@ with a ``logger`` key naming their source.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from typing import TextIO, cast
@@ -26,6 +32,7 @@ from typing import TextIO, cast
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
+from daemon.logview import Renderer
 from registry.config import LOG_FORMATS, LOG_LEVELS, Config
 from registry.logs import install_defaults as install_library_defaults
 
@@ -104,6 +111,28 @@ def _bind_stream(stream: TextIO | None) -> TextIO:
     return stream
 
 
+class _DropEvents:
+    """A processor that drops events whose name is in ``names``."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def __call__(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+        if event_dict.get("event") in self.names:
+            raise structlog.DropEvent
+        return event_dict
+
+
+class _LogViewRenderer:
+    """The console renderer: the line ``gnn-registry logs`` shows for the same event."""
+
+    def __init__(self, *, color: bool) -> None:
+        self.renderer = Renderer(color=color)
+
+    def __call__(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> str:
+        return self.renderer.render(event_dict)
+
+
 def _shared_processors(renderer: str) -> list[Processor]:
     """Processors both structlog's own events and stdlib records go through first."""
     chain: list[Processor] = [
@@ -118,6 +147,7 @@ def _shared_processors(renderer: str) -> list[Processor]:
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False)))
     else:
         chain.append(_escape_control_chars)
+        chain.append(structlog.processors.format_exc_info)
     return chain
 
 
@@ -129,7 +159,7 @@ def _renderer(renderer: str, stream: TextIO) -> Processor:
         colors = stream.isatty()
     except (AttributeError, ValueError):
         colors = False
-    return structlog.dev.ConsoleRenderer(colors=colors)
+    return _LogViewRenderer(color=colors and not os.environ.get("NO_COLOR"))
 
 
 def configure_logging(
@@ -138,6 +168,7 @@ def configure_logging(
     fmt: str | None = None,
     level: str | None = None,
     stream: TextIO | None = None,
+    drop_events: frozenset[str] = frozenset(),
 ) -> None:
     """Configure structlog and the stdlib bridge for this process.
 
@@ -148,6 +179,7 @@ def configure_logging(
         stream: where lines go (default: standard output). ``sys.stdout`` and
             ``sys.stderr`` are looked up at each write, so redirecting them later works. A
             command whose stdout carries results passes ``sys.stderr``.
+        drop_events: event names never written.
 
     Raises:
         ValueError: an unknown format or level.
@@ -160,8 +192,9 @@ def configure_logging(
         msg = f"log level must be one of {', '.join(LOG_LEVELS)}, not {level!r}"
         raise ValueError(msg)
     shared = _shared_processors(renderer)
+    dropping: list[Processor] = [_DropEvents(drop_events)] if drop_events else []
     structlog.configure(
-        processors=[*shared, _renderer(renderer, out)],
+        processors=[*dropping, *shared, _renderer(renderer, out)],
         wrapper_class=structlog.make_filtering_bound_logger(min_level),
         # PrintLogger prints with flush=True: each line reaches journald or `logs -f` at once.
         logger_factory=structlog.PrintLoggerFactory(file=out),

@@ -29,7 +29,6 @@ _LABELS = {10: "DEBUG", 20: "INFO", 25: "INFO", 30: "WARN", 40: "ERROR", 50: "CR
 _COLOURS = {10: "\x1b[2m", 20: "\x1b[32m", 25: "\x1b[32m", 30: "\x1b[33m",
             40: "\x1b[1;31m", 50: "\x1b[1;41m"}
 _RESET, _DIM, _BOLD, _CYAN = "\x1b[0m", "\x1b[2m", "\x1b[1m", "\x1b[36m"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PLAIN = re.compile(r"[^\s\"'=\x00-\x1f\x7f]+")
 _SHOWN_FIRST = ("timestamp", "level", "event", "path", "model", "model_id", "version",
                 "change", "findings", "duration_ms", "exception")
@@ -117,8 +116,12 @@ class LogFilter:
 
 
 def _escape(text: str) -> str:
-    """``text`` with control characters written as escapes (one record, one line)."""
-    return _CONTROL.sub(lambda m: json.dumps(m.group())[1:-1], text)
+    """``text`` with every non-printable character written as an escape (one record, one
+    line, nothing a terminal would act on): C0 and C1 controls, bidirectional overrides,
+    lone surrogates of file names that are not UTF-8."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 def _value(value: Any) -> str:
@@ -129,7 +132,13 @@ def _value(value: Any) -> str:
 
 
 def _findings(value: Any) -> str:
-    """``findings=N`` or ``findings=CODE,CODE`` from a count or a list of findings."""
+    """``findings=N``, ``findings=CODE,CODE`` or ``findings=CODEx30,CODE`` from a count, a
+    list of findings or a count per code."""
+    if isinstance(value, dict):
+        if not value:
+            return "findings=0"
+        return "findings=" + ",".join(
+            str(code) if n == 1 else f"{code}x{n}" for code, n in value.items())
     if isinstance(value, list):
         codes = [str(f.get("code")) for f in value if isinstance(f, dict) and f.get("code")]
         return "findings=" + (",".join(codes) if len(codes) == len(value) and codes

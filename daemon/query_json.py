@@ -24,6 +24,7 @@ def summary(entry: ModelEntry) -> dict[str, Any]:
         "model_name": entry.model_name,
         "version": entry.version,
         "state": entry.state,
+        "file_invalid": bool(entry.findings),
         "aliases": dict(sorted(entry.aliases.items())),
         "tags": list(entry.tags),
         "description": entry.description,

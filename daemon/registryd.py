@@ -3,8 +3,13 @@
 argv -> :class:`~registry.config.Config` -> either :func:`daemon.cmd_scan.run_scan` or
 :class:`daemon.runner.Service`. Logging is configured here, once per process (again after a
 SIGHUP reload, so a new ``log_level`` applies). Fatal errors (unreadable config, unwritable
-registry, lock timeout, a directory that does not exist) exit with status 2 and one clear line
-on stderr.
+registry, lock timeout, a directory that does not exist, for the service and for ``--scan``
+alike) exit with status 2 and one clear line on stderr. The README's "Exit codes" table lists
+every status.
+
+Logging of ``--scan``: on stderr (stdout carries the summary); warnings and up, without the
+per-file ``file_processed``/``file_error`` events (the summary names every invalid, unreadable,
+skipped and deferred file) unless ``-v`` (info, one line per file) or ``--log-level``.
 
 Directories: the ``DIR`` arguments when given, otherwise ``directories`` from the config file
 or ``GNN_REGISTRY_DIRECTORIES``; like every flag, command-line directories win over the config,
@@ -23,12 +28,13 @@ from typing import Any
 from daemon.common import (
     EXIT_FATAL,
     add_common_options,
+    add_version_option,
+    check_directories,
     config_from_args,
     error,
     run_guarded,
 )
 from registry.config import Config
-from registry.errors import ConfigError
 from registry.names import absolute
 
 
@@ -50,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds between periodic full reconciles (default 600)")
     parser.add_argument("--force-polling", action="store_true", default=None,
                         help="poll every directory instead of using inotify")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="--scan: log one line per file (default: progress bar and summary)")
     add_common_options(parser)
+    add_version_option(parser)
     return parser
 
 
@@ -83,15 +92,19 @@ def load_service_config(args: argparse.Namespace) -> Config:
     return config.replace(directories=list(_absolute(config.directories)))
 
 
-def _check_directories(config: Config) -> None:
-    if not config.directories:
-        msg = "no directories to watch (give DIR arguments or set 'directories' in the config)"
-        raise ConfigError(msg)
-    for directory in config.directories:
-        if not directory.is_dir():
-            what = "is not a directory" if directory.exists() else "does not exist"
-            msg = f"directory {directory} {what}"
-            raise ConfigError(msg)
+SCAN_QUIET_EVENTS = frozenset({"file_processed", "file_error"})
+"""Per-file events a one-shot scan logs only with ``-v`` (its summary names those files)."""
+
+
+def _scan_logging(args: argparse.Namespace, config: Config) -> None:
+    """Logging of ``--scan``: stderr; warnings and up without the per-file events, unless
+    ``-v`` (info, per-file events) or an explicit ``--log-level`` asks for more."""
+    from daemon.logconfig import configure_logging  # noqa: PLC0415 - after argv is valid
+
+    verbose = args.verbose or args.log_level in ("debug", "info")
+    level = args.log_level or ("info" if args.verbose else "warning")
+    configure_logging(config, level=level, stream=sys.stderr,
+                      drop_events=frozenset() if verbose else SCAN_QUIET_EVENTS)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -100,15 +113,18 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_service_config(args)
     if args.scan:
         # One-shot: stdout carries the summary (or --json), so the log stream goes to stderr.
-        configure_logging(config, stream=sys.stderr)
+        _scan_logging(args, config)
         from daemon.cmd_scan import run_scan  # noqa: PLC0415 - only the one-shot path
 
         if not config.directories:
             error("no directories to scan (give DIR arguments or set 'directories')")
             return EXIT_FATAL
+        # A mistyped directory is fatal, as for the service: scanning it would mark every
+        # model recorded below it removed and write a registry that says so.
+        check_directories(config, files_too=True)
         return run_scan(config, config.directories, json_output=args.json_output)
     configure_logging(config)
-    _check_directories(config)
+    check_directories(config)
     from daemon.runner import Service  # noqa: PLC0415 - watchdog is only loaded for the service
 
     return Service(config, reload_config=lambda: load_service_config(args),

@@ -45,7 +45,7 @@ from types import FrameType
 
 import structlog
 
-from daemon.common import EXIT_FATAL, EXIT_OK
+from daemon.common import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, check_directories
 from daemon.notify import Notifier
 from daemon.pathqueue import SettleQueue
 from daemon.watcher import Watcher
@@ -55,8 +55,6 @@ from registry.errors import RegistryError
 
 log = structlog.get_logger(__name__)
 
-EXIT_INTERRUPTED = 130
-"""Exit status after a second SIGINT (128 + SIGINT, as shells report it)."""
 
 TICK = 0.2
 """Seconds between two turns of the main loop."""
@@ -294,10 +292,9 @@ class Service:
         log.info("reload_requested")
         try:
             new = self._reload_config() if self._reload_config is not None else self._config
-            if not new.directories:
-                log.error("reload_failed", error="no directories to watch", kept="old config")
-                self._notifier.ready()
-                return
+            # The same rule as at startup: a directory that does not exist is refused, never
+            # silently dropped (the service would stop registering the real one's edits).
+            check_directories(new)
             if self._on_config is not None:
                 self._on_config(new)
             scanner = self._scanner_factory(new)

@@ -358,9 +358,13 @@ class Worker(threading.Thread):
             return
         self._succeeded()
         self.total_models = int(report.total_models)
-        log.info("batch_processed", batch=batch_id, size=len(batch),
-                 counts=_status_counts(report), models=self.total_models,
-                 draining=draining, duration_ms=round((time.monotonic() - started) * 1000, 1))
+        counts = _status_counts(report)
+        # A batch in which nothing happened (an editor's temporary, an ignored name) is no
+        # news at info level.
+        emit = log.info if counts else log.debug
+        emit("batch_processed", batch=batch_id, size=len(batch), counts=counts,
+             written=report.wrote, models=self.total_models, draining=draining,
+             duration_ms=round((time.monotonic() - started) * 1000, 1))
 
 
 class _FatalStoreError(Exception):

@@ -32,7 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import chain, islice
 
-from registry.fileanalysis import Analysis, analyse
+from registry.fileanalysis import DEFAULT_MAX_VARIABLES, Analysis, analyse
 from registry.scanio import ReadProblem, read_file
 
 SMALL_BATCH = 64
@@ -52,6 +52,7 @@ class _Options:
     skip_non_gnn: bool
     max_file_size: int = 0
     follow_symlinks: bool = False
+    max_variables: int = DEFAULT_MAX_VARIABLES
 
 
 Item = bytes | str | None
@@ -76,7 +77,7 @@ def _analyse_chunk(chunk: list[Item], options: _Options) -> list[Analysis | None
         data = _item_bytes(item, options)
         out.append(None if data is None else analyse(
             data, strict=options.strict, metadata=options.metadata,
-            skip_non_gnn=options.skip_non_gnn))
+            skip_non_gnn=options.skip_non_gnn, max_variables=options.max_variables))
     return out
 
 
@@ -211,6 +212,7 @@ class ReadAhead:
     strict: bool = False
     metadata: bool = True
     workers: int | None = None
+    max_variables: int = DEFAULT_MAX_VARIABLES
     _remaining: set[str] = field(init=False, default_factory=set)
     _results: Iterator[Analysis | None] | None = field(init=False, default=None)
     _position: int = field(init=False, default=0)
@@ -222,7 +224,8 @@ class ReadAhead:
         if self._results is None:
             options = _Options(strict=self.strict, metadata=self.metadata, skip_non_gnn=True,
                                max_file_size=self.max_file_size,
-                               follow_symlinks=self.follow_symlinks)
+                               follow_symlinks=self.follow_symlinks,
+                               max_variables=self.max_variables)
             self._results = _analyse_stream(iter(self.paths), options, self.workers)
         return self._results
 

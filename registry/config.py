@@ -45,6 +45,8 @@ class Config:
     registry_lock: bool = True
     lock_timeout: float = 30.0
     max_file_size: int = 16 * 1024 * 1024
+    max_variables: int = 100_000  # fileanalysis.DEFAULT_MAX_VARIABLES
+    settle_timeout: float = 10.0
     analysis_workers: int = 0
     follow_symlinks: bool = False
     patterns: tuple[str, ...] = ("*.md", "*.markdown", "*.gnn")
@@ -70,7 +72,8 @@ class Config:
         if self.log_format not in LOG_FORMATS:
             msg = f"log_format must be one of {', '.join(LOG_FORMATS)}, not {self.log_format!r}"
             raise ConfigError(msg)
-        for name in ("backup_count", "settle_ms", "queue_size", "max_file_size"):
+        for name in ("backup_count", "settle_ms", "queue_size", "max_file_size",
+                     "max_variables", "settle_timeout"):
             if getattr(self, name) < 0:
                 msg = f"{name} must not be negative"
                 raise ConfigError(msg)

@@ -12,10 +12,12 @@ a process boundary with :mod:`pickle` (:mod:`registry.analysis` runs it in worke
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from registry.gnn import check_bytes, extract
+from registry.gnn.codes import TOO_MANY_VARIABLES
 from registry.gnn.model import Finding, GnnFile, GnnModel
 from registry.gnn.parser import split_lines
 from registry.names import looks_like_gnn
@@ -128,8 +130,50 @@ def _looks_like_gnn(data: bytes) -> bool:
     return "\x00" in text or looks_like_gnn(text)
 
 
+DEFAULT_MAX_VARIABLES = 100_000
+"""The ``max_variables`` setting's default: far above any real model (the upstream corpus's
+largest has a few dozen), far below what exhausts memory (700,000 took 1.4 GB)."""
+
+_STATE_SPACE = re.compile(rb"^[ \t]*##[ \t]*StateSpaceBlock[ \t]*\r?$", re.MULTILINE)
+_HEADING = re.compile(rb"^[ \t]*##(?!#)", re.MULTILINE)  # "#" and "###" are comments
+_DECLARATION = re.compile(rb"^[ \t]*[^\s#]", re.MULTILINE)
+
+
+def too_many_variables(data: bytes, limit: int) -> Finding | None:
+    """A ``GNN-E108`` finding when the StateSpaceBlock sections declare more than ``limit``
+    variables, else ``None``.
+
+    Counted on the bytes, before any parsing, without building a line list: every line of a
+    ``## StateSpaceBlock`` section (up to the next heading) that is neither blank nor a
+    comment is one declaration. The count stops at ``limit + 1``, so a huge file costs one
+    pass over its bytes and no memory.
+
+    Args:
+        data: the file's bytes.
+        limit: the most declarations allowed; 0 means no limit.
+    """
+    if limit <= 0:
+        return None
+    count = 0
+    first_line: int | None = None
+    for section in _STATE_SPACE.finditer(data):
+        start = section.end()
+        following = _HEADING.search(data, start)
+        end = following.start() if following is not None else len(data)
+        for line in _DECLARATION.finditer(data, start, end):
+            count += 1
+            if count > limit:
+                first_line = data.count(b"\n", 0, line.start()) + 1
+                message = (f"more than {limit:,} variable declarations (max_variables is "
+                           f"{limit:,}); the file was not parsed. Split the model, or raise "
+                           "max_variables if this is intended")
+                return TOO_MANY_VARIABLES.at(first_line, message)
+    return None
+
+
 def analyse(data: bytes, *, strict: bool = False, metadata: bool = True,
-            sha256: str | None = None, skip_non_gnn: bool = False) -> Analysis:
+            sha256: str | None = None, skip_non_gnn: bool = False,
+            max_variables: int = DEFAULT_MAX_VARIABLES) -> Analysis:
     """Parse, validate and describe one file.
 
     Args:
@@ -140,6 +184,8 @@ def analyse(data: bytes, *, strict: bool = False, metadata: bool = True,
         sha256: the bytes' hex SHA-256 when the caller already has it.
         skip_non_gnn: stop early (``complete=False``) when the text has fewer than two GNN
             section headings, as registration skips such files.
+        max_variables: a file declaring more variables is refused with ``GNN-E108`` before
+            it is parsed (:func:`too_many_variables`; 0: no limit).
 
     Returns:
         The analysis (never raises for bad input: problems are findings).
@@ -147,6 +193,9 @@ def analyse(data: bytes, *, strict: bool = False, metadata: bool = True,
     digest = sha256 if sha256 is not None else hashlib.sha256(data).hexdigest()
     if skip_non_gnn and not _looks_like_gnn(data):
         return Analysis(sha256=digest, findings=(), ok=False, complete=False)
+    oversized = too_many_variables(data, max_variables)
+    if oversized is not None:
+        return Analysis(sha256=digest, findings=(oversized,), ok=False)
     result = check_bytes(data, strict=strict)
     gnn = result.gnn
     count = len(gnn.models)
@@ -163,4 +212,5 @@ def analyse(data: bytes, *, strict: bool = False, metadata: bool = True,
     return Analysis(sha256=digest, findings=result.findings, ok=result.ok, models=tuple(models))
 
 
-__all__ = ["Analysis", "ModelAnalysis", "analyse", "seed_metadata"]
+__all__ = ["DEFAULT_MAX_VARIABLES", "Analysis", "ModelAnalysis", "analyse", "seed_metadata",
+           "too_many_variables"]

@@ -45,8 +45,21 @@ SMALL_BATCH = 8
 """Below this many files, each file gets its own fsync (and its directory one)."""
 
 
-_lenient = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str).encode
-"""One encoder for the process (``json.dumps`` with options builds a new one per call)."""
+_lenient_utf8 = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str).encode
+_lenient_ascii = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": "), default=str).encode
+
+
+def _lenient(value: Any) -> str:
+    """JSON text of ``value`` that encodes to UTF-8: a string with lone surrogates (a file
+    name that is not UTF-8) is written with ``\\u`` escapes, which read back unchanged."""
+    text = _lenient_utf8(value)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _lenient_ascii(value)
+    return text
 
 
 def readable_chunks(data: dict[str, Any], *, chunk: int = 1 << 16) -> Iterator[bytes]:

@@ -12,7 +12,10 @@ Per file (:meth:`Registrar.process_file`):
    change the mtime, so such a file is hashed again).
 2. Read the bytes once (``O_NOFOLLOW`` unless symlinks are followed, ``O_NONBLOCK`` so a file
    swapped for a FIFO never blocks; ``fstat`` of the open file confirms a regular file and
-   gives the stat that is recorded), at most ``max_file_size`` bytes.
+   gives the stat that is recorded), at most ``max_file_size`` bytes, once the file has
+   settled (:func:`registry.scanio.read_settled`: a file modified within ``settle_ms`` is
+   waited for, one whose stat changed during the read is read again, and one still changing
+   after ``settle_timeout`` is ``deferred``, never registered half-written).
 3. SHA-256. A single-model file whose bytes equal the current version is unchanged without
    parsing. Text that is not a GNN model (fewer than two GNN headings outside fenced code) is
    ``skipped`` (as "prose with GNN examples" when its fenced headings would make two), unless
@@ -79,9 +82,10 @@ from registry.rowcodec import row_stat
 from registry.scanio import (
     FileOutcome,
     ReadProblem,
+    Settle,
     StatLike,
     lstat_or_none,
-    read_file,
+    read_settled,
     size_text,
     stat_matches,
 )
@@ -97,6 +101,11 @@ class Registrar(ModelRegistrar):
         config: the settings (validation, versioning, limits, symlink policy).
         actor: who is registering (recorded in history events).
     """
+
+    settle: Settle | None = None
+    """How reads wait for a file being written (default: ``settle_ms`` of quiet, at most
+    ``settle_timeout``). The service's batches set a quiet time of 0: their paths already
+    waited ``settle_ms`` in the event queue, and only a change during the read counts."""
 
     # -- one file --------------------------------------------------------------------------
 
@@ -159,7 +168,10 @@ class Registrar(ModelRegistrar):
         if st.st_size > limit:
             raise ReadProblem("skipped", f"file is {size_text(st.st_size)}, over max_file_size "
                                          f"{size_text(limit)}")
-        data, fst = read_file(path, limit, follow_symlinks=self.config.follow_symlinks)
+        settle = self.settle or Settle(self.config.settle_ms * 1_000_000,
+                                       self.config.settle_timeout)
+        data, fst = read_settled(path, limit, settle,
+                                 follow_symlinks=self.config.follow_symlinks)
         return self._register_bytes(path, data, fst, entries, explicit=explicit)
 
     def _register_bytes(self, path: str, data: bytes, st: os.stat_result,
@@ -199,7 +211,8 @@ class Registrar(ModelRegistrar):
             return ahead
         try:
             return analyse(data, strict=self.config.strict, sha256=digest,
-                           metadata=self.config.extract_metadata)
+                           metadata=self.config.extract_metadata,
+                           max_variables=self.config.max_variables)
         except Exception as exc:  # one bad file must not stop a scan or the service
             # The parser reports bad input as findings; an exception here is our defect.
             # Contain it to this file (an `error` outcome, exit 1), keep the traceback in the
@@ -230,7 +243,8 @@ class Registrar(ModelRegistrar):
             return
         self.read_ahead = ReadAhead(wanted, limit, follow, strict=self.config.strict,
                                     metadata=self.config.extract_metadata,
-                                    workers=self.config.analysis_workers)
+                                    workers=self.config.analysis_workers,
+                                    max_variables=self.config.max_variables)
 
     def _invalid(self, path: str, live: list[ModelEntry],
                  findings: list[dict[str, Any]]) -> FileOutcome:

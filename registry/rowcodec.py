@@ -28,16 +28,32 @@ COMPUTED_RELATIONSHIP_TYPES: frozenset[str] = frozenset({
 # One encoder for the process: json.dumps() with non-default options builds a new encoder on
 # every call, which costs more than encoding a small value.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ENCODE_ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def _utf8(value: Any) -> bytes:
+    text = _ENCODE(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A path that is not UTF-8 arrives as str with surrogate escapes ("bad_\udcff.md").
+        # Such a string has no UTF-8 form; JSON's \u escapes carry it, and the decoder gives
+        # the very same string back, so the path round-trips.
+        return _ENCODE_ASCII(value).encode("ascii")
 
 
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON through the C encoder (no indent, no ASCII escaping)."""
-    return _ENCODE(value).encode("utf-8")
+    """Compact UTF-8 JSON through the C encoder (no indent, no ASCII escaping).
+
+    Values holding lone surrogates (file names that are not UTF-8) are written with ASCII
+    escapes instead, which read back as the same strings.
+    """
+    return _utf8(value)
 
 
 def key_prefix(model_id: str) -> bytes:
     """``"<id>":`` as it starts a line of the registry file."""
-    return _ENCODE(model_id).encode("utf-8") + b":"
+    return _utf8(model_id) + b":"
 
 
 def line_key(line: bytes) -> str:

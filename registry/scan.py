@@ -47,7 +47,7 @@ from registry.names import absolute, is_ignored, matches_any
 from registry.records import RegistryDoc, utc_now
 from registry.register import Registrar
 from registry.relations import refresh_relationships
-from registry.scanio import FileOutcome, ReadProblem, StatLike, lstat_or_none
+from registry.scanio import FileOutcome, ReadProblem, Settle, StatLike, lstat_or_none
 from registry.scanreport import ScanReport, log_outcome
 from registry.store import RegistryStore
 
@@ -252,6 +252,9 @@ class Scanner:
         found = discover(dirs, self.config) if dirs else None
 
         def work(registrar: Registrar, lock_free: bool) -> list[FileOutcome]:
+            # Settled in the service's queue already (and drained at once on SIGTERM):
+            # only a change during the read makes a file be read again.
+            registrar.settle = Settle(0, self.config.settle_timeout)
             outcomes: list[FileOutcome] = []
             handled: set[str] = set()
             candidates = [(p, s) for p, s in files]

@@ -6,9 +6,11 @@ between ``lstat`` and ``open`` fails with ``ELOOP`` instead of being followed),
 ``O_NONBLOCK`` so a path swapped for a FIFO never blocks the scan, ``fstat`` of the open
 descriptor to confirm a regular file and to give the stat that is recorded (taken *before*
 reading, so a write during the read changes the mtime after it and the next scan reads the
-file again), and never more than ``max_file_size + 1`` bytes. Problems come back as
-:class:`ReadProblem` with an outcome status and a message a user understands, never as
-``OSError``.
+file again), and never more than ``max_file_size + 1`` bytes. :func:`read_settled` is the
+scan's read: it waits (boundedly) for a file being written to settle and reads a file again
+when its stat changed during the read, so a half-written file is never registered. Problems
+come back as :class:`ReadProblem` with an outcome status and a message a user understands,
+never as ``OSError``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ RACY_NS = 2_000_000_000
 """A file whose mtime is this close to (or after) the time its stat was recorded is re-hashed."""
 
 STATUSES = ("registered", "updated", "unchanged", "invalid", "skipped", "removed", "restored",
-            "renamed", "error")
+            "renamed", "error", "deferred")
 """Every :attr:`FileOutcome.status`."""
 
 
@@ -63,8 +65,9 @@ class FileOutcome:
 class ReadProblem(Exception):  # noqa: N818 - a control-flow signal, not an error class
     """A file gave an outcome instead of bytes.
 
-    ``status`` is ``skipped``, ``error`` or ``vanished`` (the file disappeared: the caller
-    treats it as deleted).
+    ``status`` is ``skipped``, ``error``, ``deferred`` (the file kept changing while the scan
+    waited for it to settle) or ``vanished`` (the file disappeared: the caller treats it as
+    deleted).
     """
 
     def __init__(self, status: str, message: str) -> None:
@@ -189,6 +192,13 @@ def read_file(path: str, limit: int, *,
     Raises:
         ReadProblem: the file vanished, is not a regular file, is too big or cannot be read.
     """
+    data, before, _after = _read(path, limit, follow_symlinks=follow_symlinks)
+    return data, before
+
+
+def _read(path: str, limit: int, *,
+          follow_symlinks: bool) -> tuple[bytes, os.stat_result, os.stat_result]:
+    """The bytes, and the open file's ``fstat`` before and after reading them."""
     fd = _open(path, follow_symlinks=follow_symlinks)
     try:
         fst = os.fstat(fd)
@@ -205,6 +215,7 @@ def read_file(path: str, limit: int, *,
                 break
             chunks.append(chunk)
             remaining -= len(chunk)
+        after = os.fstat(fd)
     except OSError as exc:
         raise ReadProblem("error", f"cannot read: {exc.strerror or exc}") from exc
     finally:
@@ -212,7 +223,68 @@ def read_file(path: str, limit: int, *,
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) > limit:
         raise ReadProblem("skipped", f"file grew over max_file_size {size_text(limit)}")
-    return data, fst
+    return data, fst, after
+
+
+def same_stat(a: os.stat_result, b: os.stat_result) -> bool:
+    """Whether two stats of one file show no write between them (size, mtime, ctime, inode)."""
+    return (a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns
+            and a.st_ctime_ns == b.st_ctime_ns and a.st_ino == b.st_ino)
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """How :func:`read_settled` waits for a file that is being written.
+
+    Attributes:
+        quiet_ns: a file modified less than this long ago is read only once it has been
+            quiet that long (``settle_ms``).
+        timeout_s: the longest wait for one file (``settle_timeout``); a file still
+            changing then is ``deferred``.
+    """
+
+    quiet_ns: int = 0
+    timeout_s: float = 0.0
+
+
+def read_settled(path: str, limit: int, settle: Settle, *,
+                 follow_symlinks: bool = False) -> tuple[bytes, os.stat_result]:
+    """Read a file once it has settled: never bytes of a write still in progress.
+
+    A file modified within ``settle.quiet_ns`` is waited for until it has been quiet that
+    long; a file whose stat changed while it was read is read again. Both waits together
+    last at most ``settle.timeout_s``; a file still changing then is reported ``deferred``
+    (the next scan, or the service's next event for it, reads it).
+
+    Args:
+        path: the file.
+        limit: ``max_file_size``.
+        settle: the quiet time and the bound.
+        follow_symlinks: allow the last component to be a symlink.
+
+    Returns:
+        The bytes and the ``fstat`` taken before reading them.
+
+    Raises:
+        ReadProblem: as :func:`read_file`, or ``deferred`` for a file that kept changing.
+    """
+    deadline = time.monotonic() + settle.timeout_s
+    while True:
+        data, before, after = _read(path, limit, follow_symlinks=follow_symlinks)
+        age = time.time_ns() - after.st_mtime_ns
+        # A mtime in the future (clock skew) says nothing about activity: only the
+        # before/after comparison applies to it.
+        young = 0 <= age < settle.quiet_ns
+        if same_stat(before, after) and not young:
+            return data, before
+        left = deadline - time.monotonic()
+        if left <= 0:
+            waited = settle.timeout_s
+            msg = (f"file kept changing for {waited:g} s (settle_timeout); not registered "
+                   "this time, the next scan reads it")
+            raise ReadProblem("deferred", msg)
+        pause = (settle.quiet_ns - age) / 1e9 if young else settle.quiet_ns / 1e9
+        time.sleep(min(max(pause, 0.005), left))
 
 
 __all__ = [
@@ -221,12 +293,15 @@ __all__ = [
     "FileInfo",
     "FileOutcome",
     "ReadProblem",
+    "Settle",
     "StatLike",
     "file_info",
     "file_stat",
     "key_of",
     "lstat_or_none",
     "read_file",
+    "read_settled",
+    "same_stat",
     "size_text",
     "stat_key",
     "stat_matches",

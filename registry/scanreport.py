@@ -22,7 +22,7 @@ _CHANGES = frozenset({"registered", "updated", "removed", "restored", "renamed"}
 
 
 def _exit_code(counts: dict[str, int]) -> int:
-    return 1 if counts["invalid"] or counts["error"] else 0
+    return 1 if counts["invalid"] or counts["error"] or counts["deferred"] else 0
 
 
 def _successful(counts: dict[str, int]) -> int:
@@ -141,11 +141,14 @@ class ScanReport:
 
         Keeps the seed's keys (``processed_files``, ``successful_registrations``,
         ``registry_path``, ``total_models``) and adds counts, the exit code, the invalid
-        files with their findings, the errors and the changes.
+        files with their findings, the errors, the skipped and deferred files (each with
+        its reason) and the changes.
         """
         counts = self.counts
         invalid: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
+        skipped: list[dict[str, str]] = []
+        deferred: list[dict[str, str]] = []
         changes: list[dict[str, Any]] = []
         for o in self.notable():
             status = o.status
@@ -154,6 +157,10 @@ class ScanReport:
                                 "findings": o.findings})
             elif status == "error":
                 errors.append({"path": o.path, "message": o.message})
+            elif status == "skipped":
+                skipped.append({"path": o.path, "message": o.message})
+            elif status == "deferred":
+                deferred.append({"path": o.path, "message": o.message})
             elif status in _CHANGES:
                 changes.append({"path": o.path, "status": status, "model_ids": o.model_ids,
                                 "version": o.version, "change": o.change})
@@ -168,6 +175,7 @@ class ScanReport:
             "invalid_files": counts["invalid"],
             "skipped_files": counts["skipped"],
             "error_files": counts["error"],
+            "deferred_files": counts["deferred"],
             "total_models": self.total_models,
             "counts": counts,
             "exit_code": exit_code,
@@ -176,11 +184,38 @@ class ScanReport:
             "from_scan_cache": self.from_cache,
             "invalid": invalid,
             "errors": errors,
+            "skipped": skipped,
+            "deferred": deferred,
             "changes": changes,
         }
 
 
+LOGGED_PROBLEMS = 5
+"""At most this many blocking findings of an invalid file are logged with their messages."""
+
+
+def finding_counts(findings: list[dict[str, Any]]) -> dict[str, int]:
+    """How many findings of each code, by code (a compact ``findings`` log field)."""
+    counts: dict[str, int] = {}
+    for finding in findings:
+        code = str(finding.get("code"))
+        counts[code] = counts.get(code, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def problem_lines(findings: list[dict[str, Any]], limit: int = LOGGED_PROBLEMS) -> list[str]:
+    """``line: CODE message`` for the first ``limit`` errors (warnings when there is none)."""
+    chosen = [f for f in findings if f.get("severity") == "error"] or findings
+    return [f"{f.get('line') or 0}: {f.get('code')} {f.get('message')}" for f in chosen[:limit]]
+
+
 def log_outcome(outcome: FileOutcome) -> None:
+    """Log the one event of a file's unit of work (nothing for an unchanged file).
+
+    ``findings`` is a count per code (``{"GNN-W107": 30}``); an invalid file's event also
+    carries ``problems``, the messages of its first :data:`LOGGED_PROBLEMS` blocking findings,
+    so the log alone says why it was refused.
+    """
     if outcome.status == "unchanged":
         return  # not a unit of work: the file was not read (the summary counts it)
     model_id: str | list[str] | None = (outcome.model_ids[0] if len(outcome.model_ids) == 1
@@ -189,21 +224,23 @@ def log_outcome(outcome: FileOutcome) -> None:
         log.error("file_error", path=outcome.path, model_id=model_id, error=outcome.message,
                   duration_ms=round(outcome.duration_ms, 3))
         return
-    codes = [str(f.get("code")) for f in outcome.findings]
     fields: dict[str, Any] = {
         "path": outcome.path, "model_id": model_id, "version": outcome.version,
-        "change": outcome.change, "status": outcome.status, "findings": codes,
+        "change": outcome.change, "status": outcome.status,
+        "findings": finding_counts(outcome.findings),
         "duration_ms": round(outcome.duration_ms, 3),
     }
     if outcome.message:
         fields["message"] = outcome.message
     if outcome.status == "skipped":
         log.debug("file_processed", **fields)
-    elif outcome.status == "invalid":
+    elif outcome.status in ("invalid", "deferred"):
+        if outcome.findings:
+            fields["problems"] = problem_lines(outcome.findings)
         log.warning("file_processed", **fields)
     else:
         log.info("file_processed", **fields)
 
 
-
-__all__ = ["DeferredOutcomes", "ScanReport", "log_outcome"]
+__all__ = ["LOGGED_PROBLEMS", "DeferredOutcomes", "ScanReport", "finding_counts", "log_outcome",
+           "problem_lines"]

@@ -327,7 +327,9 @@ class RegistryStore:
         write_atomic(self.path, data.chunks(), crash_points=True)  # streamed, never joined
         self._remember(doc, data.first_line, data.size)
         failpoint("after_registry_write")
-        log.info("registry_written", path=str(self.path), generation=doc.generation,
+        # Debug: the per-file events it covers are logged after it (a change is acknowledged
+        # after its commit), so at info it read backwards; the batch/scan event follows them.
+        log.debug("registry_written", path=str(self.path), generation=doc.generation,
                  models=len(doc.models), changed_models=len(changed), size=data.size,
                  actor=actor)
         if self.config.write_model_metadata:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import textwrap
@@ -88,7 +89,8 @@ class TestPipelineCallShape:
         proc, result, _ = run_pipeline_step(tmp_path, gnn_files / "basics", configure=True)
         assert proc.stdout == ""
         assert result["total_models"] >= 1
-        assert "INFO:registry.store:event='registry_written'" in proc.stderr
+        assert re.search(r"INFO:registry\.[a-z_.]+:event='file_processed'.*status='registered'",
+                         proc.stderr)
 
 
 class TestKeywords:

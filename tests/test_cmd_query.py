@@ -180,13 +180,15 @@ class TestCuration:
     def test_state_change_and_refusals(self, cli):
         """state changes are recorded; a refused transition exits 1 and writes nothing."""
         code, data = cli.json("state", "agent", "deprecated", "--reason", "superseded")
-        assert (code, data) == (0, {"model_id": "agent", "from": "active", "to": "deprecated"})
+        assert (code, data) == (0, {"model_id": "agent", "from": "active", "to": "deprecated",
+                                    "changed": True})
         entry = cli.store.load().models["agent"]
         assert entry.state == "deprecated"
         assert entry.history[-1].actor == Config().actor
         generation = cli.store.load().generation
+        # A request that already holds is no error (exit 0) and changes nothing.
         code, _, err = cli("state", "agent", "deprecated", "--reason", "again")
-        assert code == 1
+        assert code == 0
         assert "already deprecated" in err
         code, _, err = cli("state", "gone", "active", "--reason", "back")
         assert code == 1
@@ -229,13 +231,15 @@ class TestCuration:
         assert cli.store.load().generation == before
 
     def test_tags(self, cli):
-        """tag adds and --remove removes; adding a present tag exits 1."""
+        """tag adds and --remove removes; adding a present tag exits 0 with a note."""
         code, data = cli.json("tag", "agent", "grid", "vision")
         assert (code, data["added"], data["tags"]) == (0, ["grid", "vision"],
                                                        ["pomdp", "grid", "vision"])
         code, data = cli.json("tag", "agent", "pomdp", "--remove")
         assert (code, data["tags"]) == (0, ["grid", "vision"])
-        assert cli("tag", "agent", "grid")[0] == 1
+        code, _, err = cli("tag", "agent", "grid")
+        assert code == 0
+        assert "already has" in err
 
     def test_delete_hides_and_reserves(self, cli):
         """delete hides the model everywhere, keeps it in the file and unlinks it."""

@@ -117,10 +117,10 @@ class TestUnreadable:
         assert out == f"{path}:0: GNN-E107 error: cannot read: no such file\n"
         assert "Traceback" not in err
 
-    def test_directory(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        """A directory is refused as a directory."""
-        assert main(["validate", str(tmp_path)]) == 1
-        assert "it is a directory" in capsys.readouterr().out
+    def test_empty_directory(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A directory is searched for GNN files (here none: nothing fails)."""
+        assert main(["validate", str(tmp_path)]) == 0
+        assert "0 file(s) checked" in capsys.readouterr().err
 
     @pytest.mark.timeout(20)
     def test_fifo_is_not_opened(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

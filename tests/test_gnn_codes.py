@@ -74,6 +74,17 @@ def missing_file_case() -> Source:
     return run
 
 
+def variable_limit_case() -> Source:
+    """A case checked through the CLI's reader with ``max_variables`` 3: the fourth
+    declaration (the comment line in the block does not count) is over the limit."""
+    def run(tmp: Path) -> tuple[tuple[Finding, ...], int | None]:
+        path = tmp / "many.md"
+        path.write_text(BASE, encoding="utf-8")
+        return check_path(str(path), strict=False, max_variables=3).findings, line_of(
+            BASE, "o[2,1")
+    return run
+
+
 _NUL_TEXT = BASE.replace("Validation Base Model\n", "Validation\x00 Base Model\n", 1)
 
 CASES: dict[str, Source] = {
@@ -95,6 +106,7 @@ CASES: dict[str, Source] = {
                           "no assignment"),
     "GNN-E106": text_case("---\nauthor: me\nthis is not yaml\n---\n" + BASE, "not yaml"),
     "GNN-E107": missing_file_case(),
+    "GNN-E108": variable_limit_case(),
     "GNN-W101": text_case(without_section(BASE, "Footer"), None),
     "GNN-W102": text_case(BASE + "\n## Footer\nA second footer.\n", "## Footer"),
     "GNN-W103": text_case(appended(BASE, "ModelParameters", "num_obs: 3"), "num_obs: 3"),

@@ -98,24 +98,27 @@ class TestProgressBar:
         assert stream.getvalue() == ""
 
     def test_large_scans_draw_and_erase(self):
-        """Over 200 files the bar is drawn (at least the final state) and erased at the end."""
+        """Over 200 files the bar is drawn, and erased as soon as the last file is done (so
+        log lines written after it start on a clean line)."""
         stream = io.StringIO()
         bar = ProgressBar(stream)
         for done in range(1, 1001):
             bar(done, 1000)
         text = stream.getvalue()
-        assert "1000/1000 files" in text
+        assert "1/1000 files" in text
+        assert text.endswith("\r\x1b[K")
         bar.close()
-        assert stream.getvalue().endswith("\r\x1b[K")
+        assert stream.getvalue() == text  # erased once
 
 
 class TestConsoleScript:
     def test_scan_json_stdout_is_pure_json_and_logs_go_to_stderr(self, tmp_path):
-        """`gnn-registryd --scan --json` keeps stdout parseable; the JSON log lines go to stderr."""
+        """`gnn-registryd --scan --json -v` keeps stdout parseable; the JSON log lines (one per
+        file with -v) go to stderr."""
         write(tmp_path / "models" / "a.md", gnn_text("A"))
         script = Path(sys.executable).with_name("gnn-registryd")
         proc = subprocess.run(
-            [str(script), "--scan", "--json", "--output-dir", str(tmp_path / "out"),
+            [str(script), "--scan", "--json", "-v", "--output-dir", str(tmp_path / "out"),
              str(tmp_path / "models")],
             capture_output=True, text=True, timeout=120, check=False,
         )

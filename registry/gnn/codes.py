@@ -43,6 +43,7 @@ BAD_DIMENSION = Code("GNN-E104", "error", "a dimension is not a positive integer
 BAD_PARAMETER_LINE = Code("GNN-E105", "error", "an InitialParameterization line has no name=value form")
 BAD_FRONT_MATTER = Code("GNN-E106", "error", "the YAML front matter is not closed or not key: value")
 UNREADABLE_FILE = Code("GNN-E107", "error", "the file cannot be read (missing, not a regular file, or permission denied)")
+TOO_MANY_VARIABLES = Code("GNN-E108", "error", "the file declares more variables than max_variables allows")
 
 # This project's own warnings.
 MISSING_EXPECTED_SECTION = Code("GNN-W101", "warning", "an expected (not required) section is missing")
@@ -73,6 +74,7 @@ CODES: tuple[Code, ...] = (
     BAD_PARAMETER_LINE,
     BAD_FRONT_MATTER,
     UNREADABLE_FILE,
+    TOO_MANY_VARIABLES,
     MISSING_EXPECTED_SECTION,
     DUPLICATE_SECTION,
     DUPLICATE_MODEL_PARAMETER,
@@ -105,6 +107,7 @@ __all__ = [
     "NOT_GNN",
     "NOT_TEXT",
     "SHAPE_MISMATCH",
+    "TOO_MANY_VARIABLES",
     "UNDECLARED_ANNOTATION",
     "UNDECLARED_ENDPOINT",
     "UNDECLARED_PARAMETER",

@@ -53,8 +53,10 @@ def _content(name: str, round_no: int, step: int) -> str:
 
 def writer_loop(output_dir: Path, watch_dir: Path, round_no: int) -> None:
     """Edit and register files until killed (runs in the forked child)."""
+    # settle_ms=0: the writer registers each file right after writing it itself (no other
+    # writer exists), and the kills must land on registry writes, not on settle waits.
     config = Config(output_dir=output_dir, directories=(watch_dir,), lock_timeout=30.0,
-                    backup_count=5)
+                    backup_count=5, settle_ms=0)
     step = 0
     while True:
         name = FILES[step % len(FILES)]

@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import verdicts  # noqa: E402 - scripts beside this one
-import wholeproc  # noqa: E402
+import verdicts
+import wholeproc
 
 QUERIES = ("show", "history", "search", "list")
 SAME_AS_SMALL = ("show", "history", "search")

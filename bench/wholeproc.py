@@ -176,7 +176,7 @@ def scan(src: Path, out: Path) -> Scan:
     start = result.stdout.find("{")
     summary = json.loads(result.stdout[start:]) if start != -1 else {}
     if "duration_ms" not in summary:
-        raise RuntimeError(f"no JSON summary with duration_ms from --scan:\n{result.stdout[-2000:]}")
+        raise RuntimeError(f"no JSON summary from --scan:\n{result.stdout[-2000:]}")
     return Scan(result, float(summary["duration_ms"]), summary)
 
 

@@ -69,6 +69,7 @@ def run_all(args: argparse.Namespace) -> tuple[list[str], list[verdicts.Verdict]
     parts += ["### Scan and output folder (`bench/bench_wholescan.py`)", "",
               bench_wholescan.table(scan), ""]
     results += bench_wholescan.judge(scan)
+    print(bench_wholescan.table(scan), flush=True)
     verdicts.report(results[-4:])
 
     print(f"== queries at {args.small:,} and {args.files:,} models", flush=True)
@@ -76,6 +77,7 @@ def run_all(args: argparse.Namespace) -> tuple[list[str], list[verdicts.Verdict]
     parts += ["### Queries (`bench/bench_queries.py`)", "",
               f"Each figure a median of {args.runs} fresh processes.", "", table, ""]
     results += found
+    print(table, flush=True)
     verdicts.report(found)
 
     if not args.skip_service:
@@ -90,6 +92,7 @@ def run_all(args: argparse.Namespace) -> tuple[list[str], list[verdicts.Verdict]
             idle = bench_service.bench_idle(Path(disk), base)
         parts += ["### Service (`bench/bench_service.py`)", "",
                   *bench_service.lines_for(lats, idle), ""]
+        print("\n".join(bench_service.lines_for(lats, idle)), flush=True)
         for lat in lats:
             results += bench_service.latency_verdicts(lat)
         memory = bench_service.idle_verdicts(idle, lats)

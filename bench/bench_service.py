@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -180,11 +181,17 @@ def _acknowledged(path: Path, sha256: str) -> Callable[[dict[str, Any]], bool]:
             return False
         if os.path.realpath(event["path"]) != want:
             return False
-        if event.get("status") not in ("registered", "updated", "restored", "renamed"):
+        if event.get("status") in ("invalid", "skipped", "error"):
             raise RuntimeError(f"save of {path} not registered: {event}")
         return "sha256" not in event or event["sha256"] == sha256
 
     return match
+
+
+def percentile(ordered: Sequence[float], p: float) -> float:
+    """The nearest-rank ``p``-th percentile of ascending ``ordered`` (never interpolated)."""
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
 
 
 def _start_over(base: Base | None, out: Path, models: Path) -> list[Path]:
@@ -233,7 +240,7 @@ def bench_latency(root: Path, saves: int, settle_ms: int, model_count: int = 1,
             "registry_models": base.count if base else 0,
             "batch_work_p50_ms": statistics.median(work) if work else 0.0,
             "p50_ms": statistics.median(latencies),
-            "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)],
+            "p99_ms": percentile(latencies, 99),
             "max_ms": latencies[-1], "idle_rss_mib": idle_rss, "peak_rss_mib": peak}
 
 

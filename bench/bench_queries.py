@@ -59,6 +59,9 @@ def _expect(command: str, result: wholeproc.Run, mid: str, size: int) -> None:
         raise RuntimeError(f"{command} exited {result.code}: {result.stderr[-2000:]}")
     if command in SAME_AS_SMALL and mid not in result.stdout:
         raise RuntimeError(f"{command} did not print {mid}:\n{result.stdout[-2000:]}")
+    others = [line for line in result.stdout.splitlines() if "model_" in line and mid not in line]
+    if command == "search" and others:
+        raise RuntimeError(f"search {mid} is not selective: it also found {others[:3]}")
     if command == "list" and result.stdout.count("\n") < size:
         raise RuntimeError(f"list printed fewer than {size} lines")
 

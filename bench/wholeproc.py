@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import gen_corpus  # a script beside this one (its folder is on sys.path)
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 MIB = 1024 * 1024
@@ -121,14 +123,11 @@ def _discard(path: Path) -> None:
 
 def corpus(count: int, seed: int = 1, cache: Path | None = None) -> Path:
     """A generated corpus of ``count`` files (``bench/gen_corpus.py``), built once per key."""
-    sys.path.insert(0, str(BENCH))
-    from gen_corpus import generate  # noqa: PLC0415 - bench helper beside this script
-
     key = _digest([BENCH / "gen_corpus.py"], BENCH)
     path = cache_dir(cache) / f"corpus_n{count}_s{seed}_{key}"
     if not _complete(path):
         _discard(path)
-        generate(path, count, seed)
+        gen_corpus.generate(path, count, seed)
         path.with_name(path.name + DONE).touch()
     return path
 

@@ -25,7 +25,13 @@ Run from the checkout (``.venv/bin/python bench/bench_service.py [--saves 500] [
    ``--registry-models N``, also of a service started over the N-model registry (watching its
    corpus), once it has been quiet for 2 s: its RSS then and its peak so far (``VmHWM``,
    which includes the startup reconcile). Target (issue 10, 10,000 models): peak <= 60 MiB.
+   Each latency run also reads its service's RSS once quiet for 2 s after the last save
+   (judged against the same limit when it ran over a pre-built registry).
+
+Prints a ``met``/``MISSED`` line per latency and memory target; ``--check`` exits 1 when one
+is missed. ``bench/bench_issue10.py`` runs the issue-10 part with the other issue-10 targets.
 """
+
 from __future__ import annotations
 
 import argparse

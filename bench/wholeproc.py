@@ -53,17 +53,60 @@ class Run:
 
     wall_s: float
     maxrss: int
-    """Peak resident set size in bytes (``ru_maxrss`` of ``wait4``)."""
+    """Peak resident set size in bytes (``ru_maxrss`` of ``wait4``: the process's own peak,
+    or that of its largest waited-for descendant if larger; never a sum)."""
     code: int
     stdout: str
     stderr: str
+    tree_pss: int = 0
+    """With ``sample_tree``: the largest sampled sum of PSS over the process and all its
+    descendants (worker processes included, shared pages counted once), in bytes."""
 
 
-def run(argv: list[str], *, timeout: float = 900.0) -> Run:
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every live descendant (``/proc/PID/task/TID/children``)."""
+    found, i = [pid], 0
+    while i < len(found):
+        top, i = found[i], i + 1
+        try:
+            for task in Path(f"/proc/{top}/task").iterdir():
+                children = (task / "children").read_text(encoding="ascii")
+                found.extend(int(child) for child in children.split())
+        except OSError:
+            continue
+    return found
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii").splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the PSS of a process tree every ``interval`` seconds; keeps the largest sum."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            self.peak = max(self.peak, sum(_pss_bytes(p) for p in _descendants(self.pid)))
+
+
+def run(argv: list[str], *, timeout: float = 900.0, sample_tree: bool = False) -> Run:
     """Run ``argv`` as a fresh process; wall time from spawn to reap, peak RSS from ``wait4``.
 
     Output goes to temporary files (a pipe read by this process would add its reading to the
-    measured time). A process still alive after ``timeout`` seconds is killed.
+    measured time). A process still alive after ``timeout`` seconds is killed. With
+    ``sample_tree``, a thread also samples the PSS of the whole process tree every 50 ms
+    (:attr:`Run.tree_pss`; a sample can miss a peak shorter than that).
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
@@ -71,21 +114,29 @@ def run(argv: list[str], *, timeout: float = 900.0) -> Run:
                                 env=clean_env())
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
+        sampler = _TreeSampler(proc.pid)
+        if sample_tree:
+            sampler.start()
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
+            sampler.done.set()
         wall = time.perf_counter() - start
+        if sample_tree:
+            sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         return Run(wall, usage.ru_maxrss * 1024, proc.returncode,
-                   out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
+                   out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
+                   sampler.peak)
 
 
-def checked(argv: list[str], *, codes: tuple[int, ...] = (0,)) -> Run:
+def checked(argv: list[str], *, codes: tuple[int, ...] = (0,), sample_tree: bool = False,
+            ) -> Run:
     """:func:`run`, raising with the command's stderr when its exit status is not in ``codes``."""
-    result = run(argv)
+    result = run(argv, sample_tree=sample_tree)
     if result.code not in codes:
         raise RuntimeError(f"{' '.join(argv)} exited {result.code}:\n{result.stderr[-3000:]}")
     return result
@@ -168,10 +219,10 @@ class Scan:
     summary: dict[str, object]
 
 
-def scan(src: Path, out: Path) -> Scan:
+def scan(src: Path, out: Path, *, sample_tree: bool = False) -> Scan:
     """``gnn-registryd --scan --json --output-dir out src``; exit status 0 required."""
     result = checked([script("gnn-registryd"), "--scan", "--json", "--output-dir", str(out),
-                      str(src)])
+                      str(src)], sample_tree=sample_tree)
     start = result.stdout.find("{")
     summary = json.loads(result.stdout[start:]) if start != -1 else {}
     if "duration_ms" not in summary:
@@ -197,7 +248,7 @@ def registry(count: int, seed: int = 1, cache: Path | None = None, *,
         marker = old.with_name(old.name + DONE)
         if old == out or (old.is_dir() and marker.exists() and marker.stat().st_mtime < stale):
             _discard(old)
-    first = scan(src, out)
+    first = scan(src, out, sample_tree=True)
     out.with_name(out.name + DONE).touch()
     return src, out, first
 

@@ -66,6 +66,29 @@ def test_run_reports_the_childs_own_peak_rss_and_exit_status():
         wholeproc.checked([sys.executable, "-c", "import sys; sys.exit(3)"])
 
 
+def test_tree_sampling_finds_every_descendant_and_its_memory():
+    # The child forks a grandchild that holds 40 MiB; both print their pid, then block on
+    # stdin until the test closes it.
+    code = ("import os, sys\n"
+            "if os.fork() == 0:\n"
+            "    data = b'x' * (40 * 1024 * 1024)\n"
+            "    print(os.getpid(), flush=True); sys.stdin.read(); os._exit(0)\n"
+            "print(os.getpid(), flush=True); sys.stdin.read(); os.wait()\n")
+    with subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        try:
+            pids = {int(proc.stdout.readline()), int(proc.stdout.readline())}
+            assert set(wholeproc._descendants(proc.pid)) == pids
+            total = sum(wholeproc._pss_bytes(pid) for pid in pids)
+            assert total >= 40 * MIB
+        finally:
+            proc.stdin.close()
+            proc.wait(60)
+    assert wholeproc._pss_bytes(proc.pid) == 0  # gone: no figure, no error
+
+
 def test_folder_bytes_counts_files_folders_and_hard_links_once(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a").write_bytes(b"x" * 5000)

@@ -68,7 +68,8 @@ def _expect(command: str, result: wholeproc.Run, mid: str, size: int) -> None:
 
 def measure(sizes: dict[str, int], outs: dict[str, Path], runs: int,
             ) -> dict[str, dict[str, float]]:
-    """``{"<label> <command>": {"wall": s, "rss": bytes, "n": models}}``, medians of ``runs``."""
+    """``{"<label> <command>": {"wall": seconds, "rss": bytes}}``, medians of ``runs``
+    (``"help"`` for ``--help``)."""
     mid = model_id(sizes["small"])
     jobs = [("help", "", 0)] + [(cmd, label, sizes[label]) for label in sizes for cmd in QUERIES]
     samples: dict[str, list[wholeproc.Run]] = {}
@@ -80,8 +81,7 @@ def measure(sizes: dict[str, int], outs: dict[str, Path], runs: int,
             if round_no:  # round 0 warms the page cache
                 samples.setdefault(f"{label} {command}".strip(), []).append(result)
     return {key: {"wall": statistics.median(r.wall_s for r in rs),
-                  "rss": statistics.median(r.maxrss for r in rs),
-                  "n": sizes.get(key.split()[0], 0)}
+                  "rss": statistics.median(r.maxrss for r in rs)}
             for key, rs in samples.items()}
 
 

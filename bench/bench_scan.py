@@ -38,7 +38,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-RESULTS = HERE / "RESULTS.md"
+sys.path.insert(0, str(HERE))
+
+from verdicts import exit_status, replace_section, report  # noqa: E402 - a script beside this one
 
 CHILD = r"""
 import hashlib, json, logging, os, resource, shutil, sys, time, tracemalloc
@@ -119,7 +121,6 @@ def median(mode: str, src: Path, out_for_run, runs: int) -> float:
 
 
 def bench_size(n: int, work: Path, runs: int) -> dict[str, float]:
-    sys.path.insert(0, str(HERE))
     from gen_corpus import generate  # noqa: PLC0415 - bench helper beside this script
 
     src = work / f"corpus_{n}"
@@ -206,24 +207,15 @@ def verdicts(rows: list[dict[str, float]]) -> list[tuple[str, bool]]:
 
 
 def update_results(text: str) -> None:
-    section = ("## Scan\n\n"
-               "`python bench/bench_scan.py` (each figure a median of fresh subprocesses: "
-               "floor and rescan of 7 runs, the others of 3 runs at 1,000 files and 1 run "
-               "at 10,000; warm page cache; the project's imports happen before "
-               "the clock starts and are shown in the last column; "
-               "targets: first scan <= 4x floor, "
-               "unchanged rescan <= 0.6x floor, "
-               "peak memory at 10,000 models < 45 MiB).\n\n" + text + "\n")
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if "## Scan\n" in old:
-        head, rest = old.split("## Scan\n", 1)
-        tail = rest[rest.index("\n## "):] if "\n## " in rest else ""
-        new = head + section + tail.lstrip("\n")
-        if tail:
-            new = head + section + "\n" + tail.lstrip("\n")
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(new, encoding="utf-8")
+    """Replace the "Scan" section of bench/RESULTS.md with ``text`` and its legend."""
+    replace_section("Scan",
+                    "`python bench/bench_scan.py` (each figure a median of fresh subprocesses: "
+                    "floor and rescan of 7 runs, the others of 3 runs at 1,000 files and 1 run "
+                    "at 10,000; warm page cache; the project's imports happen before "
+                    "the clock starts and are shown in the last column; "
+                    "targets: first scan <= 4x floor, "
+                    "unchanged rescan <= 0.6x floor, "
+                    "peak memory at 10,000 models < 45 MiB).\n\n" + text + "\n")
 
 
 def main() -> None:
@@ -250,12 +242,10 @@ def main() -> None:
     text = table(rows)
     print(text)
     results = verdicts(rows)
-    for line, met in results:
-        print(f"{'met   ' if met else 'MISSED'} {line}")
+    report(results)
     if not args.no_write:
         update_results(text)
-    if args.check and not all(met for _line, met in results):
-        sys.exit(1)
+    sys.exit(exit_status(results, check=args.check))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from daemon.common import EXIT_OK, config_from_args, print_json
+from daemon.common import EXIT_OK, config_from_args, print_json, printable
+from registry.errors import NotFoundError
 from registry.query import diff, get_entry, resolve, search
 from registry.records import MODEL_STATES, ModelEntry, RegistryDoc, VersionRecord
 from registry.relations import current_metadata, related
@@ -29,8 +30,16 @@ def _out(text: str = "") -> None:
 
 
 def load_doc(args: argparse.Namespace) -> RegistryDoc:
-    """The registry named by the command's options, read without the lock."""
-    return RegistryStore(config_from_args(args)).load()
+    """The registry named by the command's options, read without the lock.
+
+    Raises:
+        NotFoundError: there is no registry there (nothing is created).
+    """
+    store = RegistryStore(config_from_args(args))
+    if not store.exists():
+        msg = f"no registry at {printable(str(store.view_path))}"
+        raise NotFoundError(msg)
+    return store.load()
 
 
 def aliases_text(entry: ModelEntry) -> str:

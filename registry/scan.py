@@ -127,7 +127,7 @@ class Scanner:
 
     def _finish(self, report: ScanReport, started: float) -> ScanReport:
         report.duration_ms = (time.perf_counter() - started) * 1000.0
-        report.registry_path = str(self.store.path)
+        report.registry_path = str(self.store.view_path)
         for outcome in report.notable():  # an unchanged file is no unit of work: not read
             log_outcome(outcome)
         return report

@@ -90,19 +90,21 @@ class Scanner:
             The document of the final pass (as loaded, or as written).
         """
         doc = self.store.load_index()
-        registrar = Registrar(doc, self.config, actor=self.actor)
-        registrar.lock_free = True
         try:
+            registrar = Registrar(doc, self.config, actor=self.actor)
+            registrar.lock_free = True
             outcomes = work(registrar, True)
             if registrar.changed or any(r not in doc.roots for r in roots):
                 raise _Restart
         except (_Restart, LazyLoadError):
-            # A change, or the index-only snapshot could not give an entry: do it for real.
+            # A change, or the snapshot could not give an entry: do it for real.
             pass
         else:
             report.outcomes = outcomes
             report.total_models = doc.live_count()
             return doc
+        finally:
+            self.store.release(doc)  # ids and index rows read so far stay usable
         registrar, doc = self._transaction(work, roots, report)
         for warning in registrar.warnings:
             log.warning(**warning)

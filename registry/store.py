@@ -173,7 +173,7 @@ class RegistryStore:
         try:
             if not db.check_file(self.path):
                 return f"no registry database at {self.path}"
-            conn = db.open_raw(self.path, timeout=self.timeout, readonly=True)
+            conn = db.open_raw(self.path, timeout=self.timeout, readonly=False)
         except (StoreError, sqlite3.Error) as exc:
             return str(exc)
         try:
@@ -317,11 +317,23 @@ class RegistryStore:
             self._conn = None
 
     def close(self) -> None:
-        """Take a pending backup (if any) and close the writer connection."""
-        if self._backup_due and self._conn is not None:
-            with contextlib.suppress(StoreError), self._lock.hold("backup"):
+        """Write what is still due (the coalesced view, a pending backup). Call on stop."""
+        if not (self._backup_due or self._view_due) or not self.path.exists():
+            return
+        with self._lock.hold("close"), self._session():
+            if self._view_due:
+                self.write_view()
+            if self._backup_due:
                 self._backup(force=True)
-        self._close_writer()
+
+    @contextmanager
+    def _session(self) -> Iterator[sqlite3.Connection]:
+        """The writer connection for one unit of work (caller holds the lock); closed after."""
+        conn = self._writer()
+        try:
+            yield conn
+        finally:
+            self._close_writer()
 
     def _open_checked(self) -> sqlite3.Connection:
         if not db.check_file(self.path):
@@ -431,6 +443,13 @@ class RegistryStore:
         weakref.finalize(doc.models, conn.close)
         return doc
 
+    @staticmethod
+    def release(doc: RegistryDoc) -> None:
+        """Close the connection of a snapshot from :meth:`load` now (its decoded entries,
+        ids and index rows read so far stay usable)."""
+        if isinstance(doc.models, SqlModels):
+            doc.models.close()
+
     def load_index(self) -> RegistryDoc:
         """The same snapshot as :meth:`load` (index rows come from one query on demand)."""
         return self.load()
@@ -449,9 +468,8 @@ class RegistryStore:
             StoreError: a write step failed (nothing was committed).
             RuntimeError: a transaction on this registry is already open in this thread.
         """
-        with self._lock.hold(actor):
+        with self._lock.hold(actor), self._session() as conn:
             self._cleanup_temps()
-            conn = self._writer()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 doc = self._read_doc(conn, writable=True)
@@ -464,12 +482,14 @@ class RegistryStore:
             try:
                 yield doc
                 changed = self._commit(conn, doc, before, actor)
-            except BaseException:
+                self._after_commit(conn, doc, changed)
+            finally:
                 with contextlib.suppress(sqlite3.Error):
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                raise
-            self._after_commit(conn, doc, changed)
+                if isinstance(doc.models, SqlModels):
+                    doc.models.detach()
+                self._close_writer()
 
     def _commit(self, conn: sqlite3.Connection, doc: RegistryDoc, before: tuple[Any, ...],
                 actor: str) -> set[str] | None:
@@ -491,7 +511,7 @@ class RegistryStore:
             doc.updated_at = utc_now()
             self._write_head(conn, doc)
             failpoint("before_db_commit")
-            conn.execute("COMMIT")
+            db.commit(conn)
         except sqlite3.Error as exc:
             raise db.translate(exc, self.path, "committing", self.timeout) from exc
         failpoint("after_db_commit")
@@ -543,9 +563,9 @@ class RegistryStore:
         self._view_due = False
 
     def flush_view(self) -> None:
-        """Write the view if a commit since the last one left it stale (under the lock)."""
-        if self._view_due and self._conn is not None:
-            with self._lock.hold("view"):
+        """Write the view if a commit since the last one left it stale (takes the lock)."""
+        if self._view_due:
+            with self._lock.hold("view"), self._session():
                 self.write_view()
 
     def _backup(self, *, force: bool) -> None:
@@ -675,33 +695,42 @@ class RegistryStore:
         with self._lock.hold(actor):
             self._cleanup_temps()
             chosen = self._pick(backup)
-            healthy = False
             try:
-                if db.check_file(self.path):
-                    conn = self._writer()
-                    healthy = not db.quick_check(conn)
-            except (db.NotADatabaseError, sqlite3.DatabaseError):
-                healthy = False
-            if healthy and self._conn is not None:
-                meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
-                kept = bk.make_backup(self._conn, self.backup_dir, self.path.stem,
-                                      str(meta.get("store_id")), int(meta.get("generation", 0)),
-                                      max(self.config.backup_count, 1) + 1)
-                self._copy_into_live(chosen, int(meta.get("generation", 0)))
-            else:
-                kept = self.set_aside() if self.path.exists() else None
-                self._install(chosen, reason=f"restore requested by {actor}")
-            self.restored_from = chosen[0].path
-            log.warning("registry_restored", path=str(self.path), backup=str(chosen[0].path),
-                        previous_kept_as=str(kept) if kept else None, actor=actor)
-            self._checked = False
-            conn = self._writer()
-            doc = self._read_doc(conn, writable=False)
-            self._metadata_dirty.add("*")
-            if self.config.write_model_metadata:
-                self._write_metadata(doc, set())
-            self.write_view()
+                self._restore_locked(chosen, actor)
+            finally:
+                self._close_writer()
         return self.load()
+
+    def _restore_locked(self, chosen: tuple[bk.Backup, bk.BackupInfo], actor: str) -> None:
+        healthy = False
+        try:
+            if db.check_file(self.path):
+                conn = db.connect(self.path, timeout=self.timeout, create=False)
+                self._conn = conn
+                healthy = not db.quick_check(conn)
+        except (db.NotADatabaseError, sqlite3.DatabaseError):
+            healthy = False
+        kept: Path | None = None
+        if healthy and self._conn is not None:
+            meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+            kept = bk.make_backup(self._conn, self.backup_dir, self.path.stem,
+                                  str(meta.get("store_id")), int(meta.get("generation", 0)),
+                                  max(self.config.backup_count, 1) + 1)
+            self._copy_into_live(chosen, int(meta.get("generation", 0)))
+        else:
+            kept = self.set_aside() if self.path.exists() else None
+            self._install(chosen, reason=f"restore requested by {actor}")
+        self.restored_from = chosen[0].path
+        log.warning("registry_restored", path=str(self.path), backup=str(chosen[0].path),
+                    previous_kept_as=str(kept) if kept else None, actor=actor)
+        self._close_writer()
+        self._checked = False
+        conn = self._writer()
+        doc = self._read_doc(conn, writable=False)
+        self._metadata_dirty.add("*")
+        if self.config.write_model_metadata:
+            self._write_metadata(doc, set())
+        self.write_view()
 
     def _copy_into_live(self, chosen: tuple[bk.Backup, bk.BackupInfo], current: int) -> None:
         conn = self._conn

@@ -28,7 +28,7 @@ class TestRandomKills:
         out, models = tmp_path / "out", tmp_path / "models"
         server = ForkServer(out, models)
         try:
-            result = server.round(1, kill_after=None, failpoint="after_registry_write")
+            result = server.round(1, kill_after=None, failpoint="after_db_commit")
         finally:
             server.close()
         assert result.acks == []

@@ -122,12 +122,14 @@ def copy_database(source: sqlite3.Connection, target: Path) -> None:
         finally:
             dest.close()
         db.fsync_file(target)
-    except (sqlite3.Error, OSError) as exc:
+    except OSError as exc:
         with contextlib.suppress(OSError):
             target.unlink()
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        raise StoreError("cannot write a backup of the registry", path=str(target),
-                         reason=reason or str(exc)) from exc
+        raise store_error(target, "writing a backup", exc) from exc
+    except sqlite3.Error as exc:
+        with contextlib.suppress(OSError):
+            target.unlink()
+        raise db.translate(exc, target, "writing a backup", 0.0) from exc
 
 
 def make_backup(conn: sqlite3.Connection, backup_dir: Path, stem: str, store_id: str,

@@ -89,40 +89,82 @@ def _model_values(entry: ModelEntry, summary: dict[str, Any]) -> tuple[Any, ...]
             jdump(entry.findings), jdump(entry.metadata), jdump(summary))
 
 
-def write_entry(conn: sqlite3.Connection, entry: ModelEntry) -> dict[str, Any]:
-    """Insert or replace every row of ``entry`` (inside the caller's transaction).
+Rows = dict[str, list[tuple[Any, ...]]]
+"""A model's rows as stored: ``{table: [row tuple, ...]}`` (``models``: its one row)."""
 
-    Returns:
-        The model's index row (stored as its ``summary``).
-    """
-    summary = index_row(entry)
+_INSERT = {"versions": "INSERT INTO versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+           "history": "INSERT INTO history VALUES (?,?,?,?,?,?,?)",
+           "aliases": "INSERT INTO aliases VALUES (?,?,?)",
+           "tags": "INSERT INTO tags VALUES (?,?,?)",
+           "relationships": "INSERT INTO relationships VALUES (?,?,?,?)"}
+_SEQUENCED = ("versions", "history")
+
+
+def entry_rows(entry: ModelEntry) -> Rows:
+    """The child-table rows of ``entry`` as they are stored (same order as the tables)."""
     mid = enc(entry.model_id)
-    conn.execute(_UPSERT, _model_values(entry, summary))
-    for table in ("versions", "history", "aliases", "tags", "relationships"):
-        conn.execute(f"DELETE FROM {table} WHERE model_id = ?", (mid,))  # noqa: S608
-    version_rows = []
+    versions = []
     for seq, rec in enumerate(entry.versions):
         meta = dict(rec.metadata)
         structure = meta.pop("structure", None)
-        version_rows.append((mid, seq, enc(rec.version), rec.sha256, rec.registered_at,
-                             enc(rec.file_path), rec.file_size_bytes, rec.change, jdump(meta),
-                             None if structure is None else jdump(structure),
-                             jdump(rec.findings), enc(rec.signature), int(rec.pruned)))
-    conn.executemany("INSERT INTO versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", version_rows)
-    conn.executemany(
-        "INSERT INTO history VALUES (?,?,?,?,?,?,?)",
-        [(mid, seq, ev.at, enc(ev.event), enc(ev.actor),
-          None if ev.reason is None else enc(ev.reason), jdump(ev.details))
-         for seq, ev in enumerate(entry.history)])
-    conn.executemany("INSERT INTO aliases VALUES (?,?,?)",
-                     [(mid, enc(a), enc(v)) for a, v in entry.aliases.items()])
-    conn.executemany("INSERT INTO tags VALUES (?,?,?)",
-                     [(mid, pos, enc(t)) for pos, t in enumerate(entry.tags)])
-    conn.executemany("INSERT INTO relationships VALUES (?,?,?,?)",
-                     [(mid, pos, enc(r.type), enc(r.target))
-                      for pos, r in enumerate(entry.relationships)
-                      if r.type != "same_family"])
-    return summary
+        versions.append((mid, seq, enc(rec.version), rec.sha256, rec.registered_at,
+                         enc(rec.file_path), rec.file_size_bytes, rec.change, jdump(meta),
+                         None if structure is None else jdump(structure),
+                         jdump(rec.findings), enc(rec.signature), int(rec.pruned)))
+    return {
+        "versions": versions,
+        "history": [(mid, seq, ev.at, enc(ev.event), enc(ev.actor),
+                     None if ev.reason is None else enc(ev.reason), jdump(ev.details))
+                    for seq, ev in enumerate(entry.history)],
+        "aliases": [(mid, enc(a), enc(v)) for a, v in sorted(entry.aliases.items())],
+        "tags": [(mid, pos, enc(t)) for pos, t in enumerate(entry.tags)],
+        "relationships": [(mid, pos, enc(r.type), enc(r.target)) for pos, r in
+                          enumerate(x for x in entry.relationships if x.type != "same_family")],
+    }
+
+
+def _write_table(conn: sqlite3.Connection, table: str, mid: Text,
+                 new: list[tuple[Any, ...]], old: list[tuple[Any, ...]] | None) -> None:
+    if old == new:
+        return
+    if old is None or table not in _SEQUENCED:
+        conn.execute(f"DELETE FROM {table} WHERE model_id = ?", (mid,))  # noqa: S608
+        conn.executemany(_INSERT[table], new)
+        return
+    # Versions and history are append-mostly: rewrite only the rows that differ.
+    changed = [row for seq, row in enumerate(new) if seq >= len(old) or old[seq] != row]
+    if len(old) > len(new):
+        conn.execute(f"DELETE FROM {table} WHERE model_id = ? AND seq >= ?",  # noqa: S608
+                     (mid, len(new)))
+    stale = [(mid, row[1]) for row in changed if row[1] < len(old)]
+    conn.executemany(f"DELETE FROM {table} WHERE model_id = ? AND seq = ?", stale)  # noqa: S608
+    conn.executemany(_INSERT[table], changed)
+
+
+def write_entry(conn: sqlite3.Connection, entry: ModelEntry,
+                previous: Rows | None = None) -> tuple[dict[str, Any], Rows] | None:
+    """Write the rows of ``entry`` that differ from ``previous`` (in the caller's transaction).
+
+    Args:
+        conn: the connection.
+        entry: the model.
+        previous: its rows as stored (from :func:`read_entry` or an earlier write);
+            ``None`` for a model not read from the database (all its rows are replaced).
+
+    Returns:
+        ``(index row, rows as now stored)``, or ``None`` when nothing differed.
+    """
+    summary = index_row(entry)
+    rows = entry_rows(entry)
+    rows["models"] = [_model_values(entry, summary)]
+    if previous == rows:
+        return None
+    mid = enc(entry.model_id)
+    if previous is None or previous["models"] != rows["models"]:
+        conn.execute(_UPSERT, rows["models"][0])
+    for table in _INSERT:
+        _write_table(conn, table, mid, rows[table], None if previous is None else previous[table])
+    return summary, rows
 
 
 def delete_entry(conn: sqlite3.Connection, model_id: str) -> None:
@@ -148,8 +190,8 @@ def family_members(conn: sqlite3.Connection, family: str) -> list[str]:
     return [dec(r[0]) for r in rows]
 
 
-def read_entry(conn: sqlite3.Connection, model_id: str) -> ModelEntry | None:
-    """The model ``model_id`` read from its rows, or ``None`` when there is none."""
+def read_entry(conn: sqlite3.Connection, model_id: str) -> tuple[ModelEntry, Rows] | None:
+    """The model ``model_id`` and its child rows as stored, or ``None`` when there is none."""
     mid = enc(model_id)
     row = conn.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE id = ?",  # noqa: S608
                        (mid,)).fetchone()
@@ -160,35 +202,43 @@ def read_entry(conn: sqlite3.Connection, model_id: str) -> ModelEntry | None:
      findings, metadata, _summary) = row
     stat = (FileStat(st_size, st_mtime, st_inode, st_device, st_recorded or 0)
             if st_size is not None else None)
-    versions = [_version(r) for r in conn.execute(
-        "SELECT version, sha256, registered_at, path, size, change, metadata, structure, "
-        "findings, signature, pruned FROM versions WHERE model_id = ? ORDER BY seq", (mid,))]
+    rows: Rows = {
+        "models": [tuple(row)],
+        "versions": conn.execute("SELECT * FROM versions WHERE model_id = ? ORDER BY seq",
+                                 (mid,)).fetchall(),
+        "history": conn.execute("SELECT * FROM history WHERE model_id = ? ORDER BY seq",
+                                (mid,)).fetchall(),
+        "aliases": conn.execute("SELECT * FROM aliases WHERE model_id = ? ORDER BY alias",
+                                (mid,)).fetchall(),
+        "tags": conn.execute("SELECT * FROM tags WHERE model_id = ? ORDER BY position",
+                             (mid,)).fetchall(),
+        "relationships": conn.execute(
+            "SELECT * FROM relationships WHERE model_id = ? ORDER BY position",
+            (mid,)).fetchall(),
+    }
+    versions = [_version(r[2:]) for r in rows["versions"]]
     history = [HistoryEvent(at=at, event=dec(event), actor=dec(actor),
                             reason=None if reason is None else dec(reason),
                             details=jload(details) or {})
-               for at, event, actor, reason, details in conn.execute(
-                   "SELECT at, event, actor, reason, details FROM history WHERE model_id = ? "
-                   "ORDER BY seq", (mid,))]
-    aliases = {dec(a): dec(v) for a, v in conn.execute(
-        "SELECT alias, version FROM aliases WHERE model_id = ? ORDER BY alias", (mid,))}
-    tags = [dec(t) for (t,) in conn.execute(
-        "SELECT tag FROM tags WHERE model_id = ? ORDER BY position", (mid,))]
-    relationships = [Relationship(dec(t), dec(x)) for t, x in conn.execute(
-        "SELECT type, target FROM relationships WHERE model_id = ? ORDER BY position", (mid,))]
+               for _m, _s, at, event, actor, reason, details in rows["history"]]
+    aliases = {dec(a): dec(v) for _m, a, v in rows["aliases"]}
+    tags = [dec(t) for _m, _p, t in rows["tags"]]
+    relationships = [Relationship(dec(t), dec(x)) for _m, _p, t, x in rows["relationships"]]
     family_text = dec(family)
     if family_text and not deleted and state != "removed":
         links = list(group_links(family_members(conn, family_text), model_id))
         if links:
             relationships += [Relationship("same_family", t) for t in links]
             relationships.sort(key=lambda r: (r.type, r.target))
-    return ModelEntry(
+    entry = ModelEntry(
         model_id=model_id, model_name=dec(name), file_path=dec(path),
         file_size_bytes=int(size), registered_at=registered_at, updated_at=updated_at,
         version=dec(version), state=state, tags=tags, aliases=aliases,
         description=dec(description), metadata=jload(metadata) or {}, versions=versions,
         relationships=relationships, history=history, sha256=sha, file_stat=stat,
         source_index=int(source_index), deleted=bool(deleted), findings=jload(findings) or [])
+    return entry, rows
 
 
-__all__ = ["MODEL_COLUMNS", "dec", "delete_entry", "enc", "family_members", "family_of",
+__all__ = ["MODEL_COLUMNS", "Rows", "dec", "entry_rows", "delete_entry", "enc", "family_members", "family_of",
            "jdump", "jload", "read_entry", "write_entry"]

@@ -83,6 +83,17 @@ def is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+_CAUSES = {sqlite3.SQLITE_FULL: "no space left on device", sqlite3.SQLITE_IOERR:
+           "input/output error", sqlite3.SQLITE_READONLY: "read-only file system or database",
+           sqlite3.SQLITE_CANTOPEN: "cannot open the file", sqlite3.SQLITE_PERM:
+           "permission denied"}
+
+
+def commit(conn: sqlite3.Connection) -> None:
+    """``COMMIT`` the open transaction of ``conn`` (the one commit step of the store)."""
+    conn.execute("COMMIT")
+
+
 def translate(exc: sqlite3.Error, path: Path, step: str, timeout: float) -> StoreError:
     """The project's error for a ``sqlite3`` exception raised while doing ``step``.
 
@@ -103,6 +114,17 @@ def translate(exc: sqlite3.Error, path: Path, step: str, timeout: float) -> Stor
         return NotADatabaseError(f"the registry database is corrupt ({step})", path=where,
                                  reason=str(exc))
     text = str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    cause = _CAUSES.get(code & 0xFF) if isinstance(code, int) else None
+    if cause is not None and (code & 0xFF) in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+        try:
+            if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+                cause = "read-only file system"
+        except OSError:
+            pass
+    if cause is not None:
+        return StoreError(f"registry database error while {step}", path=where,
+                          reason=f"{cause} ({text})")
     if "malformed" in text or "not a database" in text:
         return NotADatabaseError(f"the registry database is corrupt ({step})", path=where,
                                  reason=text)
@@ -138,9 +160,13 @@ def open_raw(path: Path, *, timeout: float, readonly: bool = False) -> sqlite3.C
     else:
         conn = sqlite3.connect(name, timeout=timeout, isolation_level=None,
                                check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {max(int(timeout * 1000), 1)}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = FULL")
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {max(int(timeout * 1000), 1)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+    except BaseException:
+        conn.close()  # a connection sits in a reference cycle: it must be closed explicitly
+        raise
     return conn
 
 
@@ -194,7 +220,7 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["NotADatabaseError", "check_file", "connect", "fsync_file", "is_busy",
+__all__ = ["NotADatabaseError", "check_file", "commit", "connect", "fsync_file", "is_busy",
            "open_raw", "quick_check", "read_generation", "translate"]
 
 
@@ -213,7 +239,7 @@ def read_generation(path: Path) -> tuple[int, str] | None:
     except (StoreError, OSError):
         return None
     try:
-        conn = open_raw(path, timeout=1.0, readonly=True)
+        conn = open_raw(path, timeout=1.0, readonly=False)
     except sqlite3.Error:
         return None
     try:

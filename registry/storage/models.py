@@ -5,16 +5,16 @@ is read up front: ``model_id in models`` and ``models[model_id]`` read that one 
 :meth:`~SqlModels.rows` reads the ``summary`` column of every model once (the index rows of
 scans, relationships and search), iteration reads the ids.
 
-Changes: a decoded entry may be changed in place, so the map remembers a digest of each
-entry as read; :meth:`~SqlModels.flush` (and :meth:`~SqlModels.freeze` for one entry, which
-also drops the object) writes the rows of the entries whose digest moved and deletes the
-models removed from the map. That only happens on a writable map, i.e. inside the store's
+Changes: a decoded entry may be changed in place, so the map remembers each entry's rows as
+read; :meth:`~SqlModels.flush` (and :meth:`~SqlModels.freeze` for one entry, which also
+drops the object) encodes the decoded entries again, writes only the rows that differ and
+deletes the models removed from the map. That only happens on a writable map, i.e. inside the store's
 ``BEGIN IMMEDIATE`` transaction, which commits or rolls back the lot.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -23,12 +23,8 @@ from pathlib import Path
 from registry.entries import ModelEntry
 from registry.errors import StoreError
 from registry.modelmap import LazyLoadError, ModelMap
-from registry.rowcodec import IndexRow, dumps, index_row
+from registry.rowcodec import IndexRow, index_row
 from registry.storage import codec, db
-
-
-def _digest(entry: ModelEntry) -> bytes:
-    return hashlib.sha256(dumps(entry.to_dict())).digest()
 
 
 class SqlModels(ModelMap):
@@ -50,9 +46,34 @@ class SqlModels(ModelMap):
         self._timeout = timeout
         self._ids: dict[str, None] | None = None
         self._summaries: dict[str, IndexRow] | None = None
-        self._digests: dict[str, bytes] = {}
+        self._stored: dict[str, codec.Rows] = {}
+        self._closed = False
 
     # -- database access -------------------------------------------------------------------
+
+    def detach(self) -> None:
+        """Stop using the connection (the store closes it when its unit of work is over).
+
+        The ids (and the index rows, when they were read) stay available; reading an entry
+        that was not decoded then raises :class:`~registry.modelmap.LazyLoadError`.
+        """
+        if self._closed:
+            return
+        with contextlib.suppress(StoreError):
+            self._db_ids()
+        self._closed = True
+        self._writable = False
+
+    def close(self) -> None:
+        """Detach and close the connection (a snapshot that is no longer needed)."""
+        self.detach()
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = "this registry document's transaction is over: load the registry again"
+            raise LazyLoadError(msg, path=str(self._path))
 
     def _fail(self, exc: sqlite3.Error, step: str) -> StoreError:
         err = db.translate(exc, self._path, step, self._timeout)
@@ -62,6 +83,7 @@ class SqlModels(ModelMap):
 
     def _db_ids(self) -> dict[str, None]:
         if self._ids is None:
+            self._check_open()
             try:
                 rows = self._conn.execute("SELECT id FROM models ORDER BY id").fetchall()
             except sqlite3.Error as exc:
@@ -72,6 +94,7 @@ class SqlModels(ModelMap):
     def _in_db(self, model_id: str) -> bool:
         if self._ids is not None:
             return model_id in self._ids
+        self._check_open()
         try:
             found = self._conn.execute("SELECT 1 FROM models WHERE id = ?",
                                        (codec.enc(model_id),)).fetchone()
@@ -81,6 +104,7 @@ class SqlModels(ModelMap):
 
     def _summaries_loaded(self) -> dict[str, IndexRow]:
         if self._summaries is None:
+            self._check_open()
             try:
                 rows = self._conn.execute(
                     "SELECT id, summary FROM models ORDER BY id").fetchall()
@@ -103,6 +127,7 @@ class SqlModels(ModelMap):
             return entry
         if model_id in self._removed:
             raise KeyError(model_id)
+        self._check_open()
         try:
             found = codec.read_entry(self._conn, model_id)
         except sqlite3.Error as exc:
@@ -112,10 +137,11 @@ class SqlModels(ModelMap):
                              reason=f"{model_id!r}: {exc}") from exc
         if found is None:
             raise KeyError(model_id)
-        self._live[model_id] = found
+        entry, rows = found
+        self._live[model_id] = entry
         if self._writable:
-            self._digests[model_id] = _digest(found)
-        return found
+            self._stored[model_id] = rows
+        return entry
 
     def __setitem__(self, model_id: str, entry: ModelEntry) -> None:
         self._live[model_id] = entry
@@ -150,6 +176,7 @@ class SqlModels(ModelMap):
             raise KeyError(model_id)
         if self._summaries is not None:
             return self._summaries[model_id]
+        self._check_open()
         try:
             found = self._conn.execute("SELECT summary FROM models WHERE id = ?",
                                        (codec.enc(model_id),)).fetchone()
@@ -170,17 +197,16 @@ class SqlModels(ModelMap):
     # -- writing ---------------------------------------------------------------------------
 
     def _sync(self, model_id: str, entry: ModelEntry) -> bool:
-        digest = _digest(entry)
-        if self._digests.get(model_id) == digest:
-            return False
         if not self._writable:
-            msg = "this registry snapshot is read-only: change it in store.transaction()"
-            raise RuntimeError(msg)
+            return False  # a snapshot's entries are never written (the lock-free pass)
         try:
-            summary = codec.write_entry(self._conn, entry)
+            written = codec.write_entry(self._conn, entry, self._stored.get(model_id))
         except sqlite3.Error as exc:
             raise self._fail(exc, "writing a model") from exc
-        self._digests[model_id] = digest
+        if written is None:
+            return False
+        summary, rows = written
+        self._stored[model_id] = rows
         self._changed.add(model_id)
         if self._summaries is not None:
             self._summaries[model_id] = summary
@@ -191,7 +217,7 @@ class SqlModels(ModelMap):
     def drop_decoded(self, model_id: str) -> None:
         """Forget a decoded entry and its unsaved changes (a later access reads it again)."""
         self._live.pop(model_id, None)
-        self._digests.pop(model_id, None)
+        self._stored.pop(model_id, None)
 
     def freeze(self, model_id: str) -> bool:
         """Write a decoded entry's rows now (if it changed) and drop the object.
@@ -217,7 +243,7 @@ class SqlModels(ModelMap):
                     self._ids.pop(model_id, None)
                 if self._summaries is not None:
                     self._summaries.pop(model_id, None)
-                self._digests.pop(model_id, None)
+                self._stored.pop(model_id, None)
         for model_id, entry in list(self._live.items()):
             self._sync(model_id, entry)
 

@@ -1,7 +1,9 @@
 """``verify``: integrity of the database, its backups, the view and the metadata files.
 
-Read-only (a ``mode=ro`` connection in WAL mode sees the last commit and never blocks a
-writer), so it is safe while the service and scanners write.
+It only reads (a WAL reader sees the last commit and never blocks a writer), so it is safe
+while the service and scanners write. The connection to the live database is opened
+read-write all the same: after a writer was killed, the first connection must rebuild the
+WAL index (``-shm``), which a ``mode=ro`` connection cannot do; nothing else is written.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def _database(store: RegistryStore) -> tuple[list[str], int, str, list[str]]:
     """Problems of the database, its generation, store id and live model ids."""
     where = str(store.path)
     try:
-        conn = db.open_raw(store.path, timeout=store.timeout, readonly=True)
+        conn = db.open_raw(store.path, timeout=store.timeout, readonly=False)
     except sqlite3.Error as exc:
         return [f"{where}: cannot open: {exc}"], 0, "", []
     try:

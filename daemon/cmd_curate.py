@@ -25,9 +25,9 @@ from typing import Any
 
 from daemon.common import EXIT_OK, EXIT_PROBLEMS, config_from_args, error, print_json, printable
 from registry import lifecycle
+from registry.errors import NotFoundError
 from registry.gnn import parse_bytes
 from registry.gnn.parser import split_lines
-from registry.errors import NotFoundError
 from registry.query import get_entry, version_for
 from registry.records import RegistryDoc
 from registry.relations import current_metadata
@@ -204,7 +204,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_restore_list(store: RegistryStore, args: argparse.Namespace) -> int:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for backup in store.backup_list():
         info = read_info(backup.path, store.timeout)
         rows.append({"name": backup.path.name, "generation": backup.generation,

@@ -70,4 +70,5 @@ def failpoint(name: str) -> None:
         os.kill(os.getpid(), _SIGKILL)
 
 
-__all__ = ["ENV_VAR", "FAILPOINTS", "FILE_FAILPOINTS", "MIGRATION_FAILPOINTS", "active", "failpoint", "reset"]
+__all__ = ["ENV_VAR", "FAILPOINTS", "FILE_FAILPOINTS", "MIGRATION_FAILPOINTS",
+           "active", "failpoint", "reset"]

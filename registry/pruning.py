@@ -18,9 +18,9 @@ from typing import Any
 import structlog
 
 from registry import history
-from registry.rowcodec import dumps
 from registry.config import Config
 from registry.records import RegistryDoc
+from registry.rowcodec import dumps
 
 _log = structlog.get_logger(__name__)
 

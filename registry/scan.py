@@ -81,6 +81,11 @@ class Scanner:
             self.store.prune_hook = prune_hook_for(config)
         self.actor = actor or config.actor
 
+    def flush_derived(self, *, final: bool = False) -> None:
+        """Write the registry's derived files that are due (see
+        :meth:`registry.store.RegistryStore.flush_derived`)."""
+        self.store.flush_derived(final=final)
+
     # -- the transaction wrapper -----------------------------------------------------------
 
     def _run(self, work: Work, roots: Sequence[str], report: ScanReport) -> RegistryDoc:

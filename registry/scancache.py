@@ -54,8 +54,8 @@ from registry.errors import StoreError
 from registry.records import RegistryDoc
 from registry.register_models import DELETED_MESSAGE, NOT_GNN_MESSAGE
 from registry.rowcodec import dumps
-from registry.storage.db import read_generation
 from registry.scanio import RACY_NS, FileOutcome, key_of, stat_key
+from registry.storage.db import read_generation
 
 NOT_GNN = "not-gnn"
 """Status of a cached candidate that is not a GNN model."""

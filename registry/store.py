@@ -119,6 +119,8 @@ class RegistryStore:
         prune_hook: optional hook called when the database is over
             ``config.max_registry_size`` MB.
         backup_interval: least seconds between two backups (0: after every write).
+        write_view_now: write the view after each commit (off in the service, which calls
+            :meth:`flush_derived` to coalesce it to at most one per ``view_interval``).
     """
 
     def __init__(self, config: Config) -> None:
@@ -139,6 +141,8 @@ class RegistryStore:
         self._last_backup = float("-inf")
         self._backup_due = False
         self._view_due = False
+        self._last_view = float("-inf")
+        self.view_interval: float = 1.0
         self.restored_from: Path | None = None
 
     @property
@@ -203,6 +207,7 @@ class RegistryStore:
 
     def _create_missing(self) -> None:
         """Under the lock, with no database file: import, restore, or leave it to create."""
+        self._cleanup_temps()
         self._orphans_aside()
         legacy = self._legacy_json()
         if legacy is not None:
@@ -212,7 +217,7 @@ class RegistryStore:
                 raise store_error(legacy, "reading the JSON registry to import", exc) from exc
             try:
                 doc = jsonimport.decode_json(data)
-            except jsonimport.NotImportable as exc:
+            except jsonimport.NotImportableError as exc:
                 if not self.backup_list():
                     msg = (f"cannot import the JSON registry {legacy}: it was left in place; "
                            "fix it or move it aside to start empty")
@@ -263,7 +268,7 @@ class RegistryStore:
             db.fsync_file(temp)
             os.chmod(temp, 0o644)  # noqa: PTH101
             self._orphans_aside()
-            os.replace(temp, self.path)
+            os.replace(temp, self.path)  # noqa: PTH105 - the recipe's primitive
         except sqlite3.Error as exc:
             with contextlib.suppress(OSError):
                 temp.unlink()
@@ -296,9 +301,25 @@ class RegistryStore:
         fsync_dir(self.path.parent, for_file=target)
         return target
 
+    def _is_empty(self) -> bool:
+        try:
+            db.check_file(self.path)
+        except db.EmptyDatabaseError:
+            return True
+        except StoreError:
+            return False
+        return False
+
     def _recover(self, problem: str) -> None:
         """Under the lock: set a corrupt database aside and install the newest valid backup."""
         newest = self._newest_valid()
+        if newest is None and self._is_empty():
+            # An empty file holds nothing (e.g. a writer killed as it created the database):
+            # keep it for inspection and start as if there were none.
+            kept = self.set_aside()
+            log.warning("empty_database_set_aside", path=str(self.path), kept_as=str(kept))
+            self._create_missing()
+            return
         if newest is None:
             msg = ("the registry database is corrupt and no valid backup exists; it was left "
                    "in place: inspect it, restore a copy, or move it aside to start empty")
@@ -318,13 +339,7 @@ class RegistryStore:
 
     def close(self) -> None:
         """Write what is still due (the coalesced view, a pending backup). Call on stop."""
-        if not (self._backup_due or self._view_due) or not self.path.exists():
-            return
-        with self._lock.hold("close"), self._session():
-            if self._view_due:
-                self.write_view()
-            if self._backup_due:
-                self._backup(force=True)
+        self.flush_derived(final=True)
 
     @contextmanager
     def _session(self) -> Iterator[sqlite3.Connection]:
@@ -431,17 +446,24 @@ class RegistryStore:
             StoreCorruptError: the database is corrupt and no backup is valid.
             StoreError: the database cannot be opened (not a regular file, newer schema...).
         """
-        conn = self._reader()
-        if conn is None:
-            return RegistryDoc()
-        try:
-            conn.execute("BEGIN")
-            doc = self._read_doc(conn, writable=False)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise db.translate(exc, self.path, "reading the registry", self.timeout) from exc
-        weakref.finalize(doc.models, conn.close)
-        return doc
+        for attempt in range(2):
+            conn = self._reader()
+            if conn is None:
+                return RegistryDoc()
+            try:
+                conn.execute("BEGIN")
+                doc = self._read_doc(conn, writable=False)
+            except sqlite3.Error as exc:
+                conn.close()
+                err = db.translate(exc, self.path, "reading the registry", self.timeout)
+                if attempt or not isinstance(err, db.NotADatabaseError):
+                    raise err from exc
+                with self._lock.hold("recovery"):
+                    self._writer_recovering(str(err))
+                continue
+            weakref.finalize(doc.models, conn.close)
+            return doc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def release(doc: RegistryDoc) -> None:
@@ -471,39 +493,53 @@ class RegistryStore:
         with self._lock.hold(actor), self._session() as conn:
             self._cleanup_temps()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                doc = self._read_doc(conn, writable=True)
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                doc = self._begin(conn)
+            except db.NotADatabaseError as exc:
                 self._close_writer()
-                raise db.translate(exc, self.path, "starting a transaction", self.timeout) from exc
+                self._writer_recovering(str(exc))
+                doc = self._begin(self._writer())
             before = _head(doc)
             try:
                 yield doc
-                changed = self._commit(conn, doc, before, actor)
-                self._after_commit(conn, doc, changed)
+                changed = self._commit(doc, before, actor)
+                self._after_commit(doc, changed)
             finally:
                 with contextlib.suppress(sqlite3.Error):
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                    if self._conn is not None and self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
                 if isinstance(doc.models, SqlModels):
                     doc.models.detach()
                 self._close_writer()
 
-    def _commit(self, conn: sqlite3.Connection, doc: RegistryDoc, before: tuple[Any, ...],
+    def _begin(self, conn: sqlite3.Connection) -> RegistryDoc:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return self._read_doc(conn, writable=True)
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            raise db.translate(exc, self.path, "starting a transaction", self.timeout) from exc
+
+    def _commit(self, doc: RegistryDoc, before: tuple[Any, ...],
                 actor: str) -> set[str] | None:
+        conn = self._conn
+        assert conn is not None
         try:
             changed, removed = doc.models.take_changes()
             if not changed and not removed and _head(doc) == before:
                 conn.execute("ROLLBACK")
                 return None
             limit = int(self.config.max_registry_size * 1024 * 1024)
-            if self.prune_hook is not None and self._db_size(conn) > limit and \
-                    self.prune_hook(doc, limit):
-                more, gone = doc.models.take_changes()
-                changed |= more
-                removed |= gone
+            size = self._db_size(conn)
+            if size > limit:
+                if self.prune_hook is not None and self.prune_hook(doc, limit):
+                    more, gone = doc.models.take_changes()
+                    changed |= more
+                    removed |= gone
+                else:  # nothing (more) to prune: written all the same, and said so
+                    log.warning("registry_over_size", path=str(self.path), size=size,
+                                limit=limit)
             if self.config.write_model_metadata:
                 for mid in changed:
                     check_model_id(mid)
@@ -535,8 +571,7 @@ class RegistryStore:
             conn.executemany("INSERT INTO roots (position, path) VALUES (?, ?)",
                              [(i, codec.enc(r)) for i, r in enumerate(doc.roots)])
 
-    def _after_commit(self, conn: sqlite3.Connection, doc: RegistryDoc,
-                      changed: set[str] | None) -> None:
+    def _after_commit(self, doc: RegistryDoc, changed: set[str] | None) -> None:
         """Derived files after a transaction (still under the lock)."""
         if changed is not None:
             self._backup_due = True
@@ -556,17 +591,37 @@ class RegistryStore:
         conn = self._conn
         if conn is None:
             return
+        legacy = self._legacy_json()
+        if legacy is not None:  # e.g. killed between the import's two renames: keep it
+            kept = jsonimport.set_aside_json(legacy)
+            log.warning("json_registry_kept", path=str(legacy), kept_as=str(kept))
         try:
             write_view(conn, self.view_path)
         except sqlite3.Error as exc:
             raise db.translate(exc, self.path, "writing the view", self.timeout) from exc
         self._view_due = False
+        self._last_view = time.monotonic()
 
-    def flush_view(self) -> None:
-        """Write the view if a commit since the last one left it stale (takes the lock)."""
-        if self._view_due:
-            with self._lock.hold("view"), self._session():
+    def flush_derived(self, *, final: bool = False) -> None:
+        """Write the derived files that are due (takes the lock when there is work).
+
+        With ``write_view_now`` off (the service), commits only mark the view stale; this
+        writes it at most every ``view_interval`` seconds, and a backup at most every
+        ``backup_interval``; ``final`` (on stop) writes whatever is still due.
+
+        Raises:
+            StoreError: a derived file could not be written (the database is unaffected).
+        """
+        now = time.monotonic()
+        view = self._view_due and (final or now - self._last_view >= self.view_interval)
+        backup = self._backup_due and (final or now - self._last_backup >= self.backup_interval)
+        if not (view or backup) or not self.path.exists():
+            return
+        with self._lock.hold("derived files"), self._session():
+            if view:
                 self.write_view()
+            if backup:
+                self._backup(force=True)
 
     def _backup(self, *, force: bool) -> None:
         if not (self.config.registry_backup and self.config.backup_count > 0):
@@ -579,14 +634,15 @@ class RegistryStore:
         if conn is None:
             return
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        bk.make_backup(conn, self.backup_dir, self.path.stem, str(meta.get("store_id", "0" * 16)),
-                       int(meta.get("generation", 0)), self.config.backup_count)
+        bk.make_backup(conn, self.backup_dir, stem=self.path.stem,
+                       store_id=str(meta.get("store_id", "0" * 16)),
+                       generation=int(meta.get("generation", 0)), keep=self.config.backup_count)
         self._last_backup = now
         self._backup_due = False
 
     def _cleanup_temps(self) -> None:
         removed = remove_stale_temps(self.view_path.parent, self.view_path.name)
-        for pattern in (f".{self.path.name}.*.tmp",):
+        for pattern in (f".{self.path.name}.*.tmp", f".{self.path.name}.*.tmp-journal"):
             for tmp in self.path.parent.glob(pattern):
                 with contextlib.suppress(OSError):
                     tmp.unlink()
@@ -713,9 +769,10 @@ class RegistryStore:
         kept: Path | None = None
         if healthy and self._conn is not None:
             meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
-            kept = bk.make_backup(self._conn, self.backup_dir, self.path.stem,
-                                  str(meta.get("store_id")), int(meta.get("generation", 0)),
-                                  max(self.config.backup_count, 1) + 1)
+            kept = bk.make_backup(self._conn, self.backup_dir, stem=self.path.stem,
+                                  store_id=str(meta.get("store_id")),
+                                  generation=int(meta.get("generation", 0)),
+                                  keep=max(self.config.backup_count, 1) + 1)
             self._copy_into_live(chosen, int(meta.get("generation", 0)))
         else:
             kept = self.set_aside() if self.path.exists() else None

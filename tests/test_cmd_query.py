@@ -297,7 +297,8 @@ class TestVerifyRestore:
         """A bare restore on a sound registry exits 1 with a hint; --latest restores."""
         code, _, err = cli("restore")
         assert code == 1
-        assert "--latest" in err and "--list" in err
+        assert "--latest" in err
+        assert "--list" in err
         newest = cli.store.backups()[0]
         code, out, _ = cli("restore", "--latest")
         assert code == 0
@@ -311,7 +312,9 @@ class TestVerifyRestore:
         assert rows[0]["generation"] == cli.store.load().generation
         assert rows[0]["models"] == cli.store.load().live_count()
         code, out, _ = cli("restore", "--list")
-        assert code == 0 and rows[0]["name"] in out and "GENERATION" in out
+        assert code == 0
+        assert rows[0]["name"] in out
+        assert "GENERATION" in out
 
     def test_restore_unknown_backup_exits_1(self, cli):
         """Naming a backup that does not exist exits 1."""

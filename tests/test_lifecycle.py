@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from registry import lifecycle
-from registry.pruning import doc_size
 from registry.config import Config
 from registry.errors import NotFoundError, TransitionError
+from registry.pruning import doc_size
 from registry.records import ModelEntry, RegistryDoc, VersionRecord
 
 ACTOR = "tester"

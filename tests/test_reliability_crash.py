@@ -55,7 +55,7 @@ class TestFailpoints:
             assert second.problems == []
             assert check_scan_invariants(out, acks) == []
             # A new writer process continues after the crash.
-            third = server.round(3, kill_after=0.2)
+            third = server.round(3, kill_after=0.5)
         finally:
             server.close()
         assert third.problems == []

@@ -16,9 +16,9 @@ import pytest
 
 from daemon.registryd import main as registryd_main
 from registry.config import Config
+from registry.storage.db import read_generation
 from registry.store import RegistryStore
 from tests.helpers.daemon import gnn_text, running_daemon, write
-from registry.storage.db import read_generation
 from tests.helpers.faults import DB_COMMIT, MATCHERS, Injector, Match
 
 REPO = Path(__file__).resolve().parents[1]

@@ -69,7 +69,7 @@ def list_backups(backup_dir: Path, stem: str) -> list[Backup]:
         The backups (regular files whose names match), newest first.
     """
     try:
-        names = os.listdir(backup_dir)
+        names = os.listdir(backup_dir)  # noqa: PTH208 - names only, no Path per entry
     except OSError:
         return []
     pattern = _pattern(stem)
@@ -132,7 +132,7 @@ def copy_database(source: sqlite3.Connection, target: Path) -> None:
         raise db.translate(exc, target, "writing a backup", 0.0) from exc
 
 
-def make_backup(conn: sqlite3.Connection, backup_dir: Path, stem: str, store_id: str,
+def make_backup(conn: sqlite3.Connection, backup_dir: Path, *, stem: str, store_id: str,
                 generation: int, keep: int) -> Path:
     """Back up the database of ``conn`` as generation ``generation``, then rotate.
 

@@ -64,9 +64,11 @@ MODEL_COLUMNS = ("id", "name", "path", "source_index", "size", "registered_at", 
                  "st_inode", "st_device", "st_recorded_ns", "deleted", "family", "findings",
                  "metadata", "summary")
 
-_UPSERT = (f"INSERT INTO models ({', '.join(MODEL_COLUMNS)}) VALUES "
-           f"({', '.join('?' for _ in MODEL_COLUMNS)}) ON CONFLICT (id) DO UPDATE SET "
-           + ", ".join(f"{c} = excluded.{c}" for c in MODEL_COLUMNS[1:]))
+_COLUMN_LIST = ", ".join(MODEL_COLUMNS)
+_MARKS = ", ".join("?" for _ in MODEL_COLUMNS)
+_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in MODEL_COLUMNS[1:])
+_UPSERT = (f"INSERT INTO models ({_COLUMN_LIST}) VALUES ({_MARKS}) "  # noqa: S608 - constants
+           f"ON CONFLICT (id) DO UPDATE SET {_UPDATES}")
 
 
 def family_of(entry: ModelEntry) -> str:
@@ -240,5 +242,17 @@ def read_entry(conn: sqlite3.Connection, model_id: str) -> tuple[ModelEntry, Row
     return entry, rows
 
 
-__all__ = ["MODEL_COLUMNS", "Rows", "dec", "entry_rows", "delete_entry", "enc", "family_members", "family_of",
-           "jdump", "jload", "read_entry", "write_entry"]
+__all__ = [
+    "MODEL_COLUMNS",
+    "Rows",
+    "dec",
+    "delete_entry",
+    "enc",
+    "entry_rows",
+    "family_members",
+    "family_of",
+    "jdump",
+    "jload",
+    "read_entry",
+    "write_entry",
+]

@@ -31,8 +31,23 @@ from pathlib import Path
 from registry.errors import StoreBusyError, StoreCorruptError, StoreError
 from registry.storage import schema
 
+
 class NotADatabaseError(StoreCorruptError):
     """The registry database file exists but is not a usable SQLite database."""
+
+
+class EmptyDatabaseError(NotADatabaseError):
+    """The database file is empty and no WAL holds its pages: it holds nothing at all."""
+
+
+EMPTY_MESSAGE = "the registry database file is empty (truncated)"
+
+
+def _wal_has_content(path: Path) -> bool:
+    try:
+        return path.with_name(path.name + "-wal").stat().st_size > 0
+    except OSError:
+        return False
 
 
 def check_file(path: Path) -> bool:
@@ -69,9 +84,9 @@ def check_file(path: Path) -> bool:
                 else "not a regular file")
         msg = f"the registry database path is {kind}, not a database file"
         raise StoreError(msg, path=where, reason="move it away; nothing was opened")
-    if st.st_size == 0:
-        msg = "the registry database file is empty (truncated)"
-        raise NotADatabaseError(msg, path=where)
+    if st.st_size == 0 and not _wal_has_content(path):
+        # In WAL mode a new database's pages may all still be in the -wal file.
+        raise EmptyDatabaseError(EMPTY_MESSAGE, path=where)
     return True
 
 
@@ -114,9 +129,10 @@ def translate(exc: sqlite3.Error, path: Path, step: str, timeout: float) -> Stor
         return NotADatabaseError(f"the registry database is corrupt ({step})", path=where,
                                  reason=str(exc))
     text = str(exc)
-    code = getattr(exc, "sqlite_errorcode", None)
-    cause = _CAUSES.get(code & 0xFF) if isinstance(code, int) else None
-    if cause is not None and (code & 0xFF) in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+    raw = getattr(exc, "sqlite_errorcode", None)
+    code = raw & 0xFF if isinstance(raw, int) else -1
+    cause = _CAUSES.get(code)
+    if cause is not None and code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
         try:
             if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
                 cause = "read-only file system"
@@ -220,7 +236,7 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["NotADatabaseError", "check_file", "commit", "connect", "fsync_file", "is_busy",
+__all__ = ["EMPTY_MESSAGE", "EmptyDatabaseError", "NotADatabaseError", "check_file", "commit", "connect", "fsync_file", "is_busy",
            "open_raw", "quick_check", "read_generation", "translate"]
 
 

@@ -32,6 +32,7 @@ from registry.atomic import fsync_dir, store_error
 from registry.entries import HistoryEvent, ModelEntry, VersionRecord
 from registry.errors import StoreError
 from registry.failpoints import failpoint
+from registry.modelmap import ModelMap
 from registry.records import RegistryDoc
 from registry.storage import codec, db, schema
 
@@ -44,7 +45,7 @@ MAX_DEPTH = 64
 """Nesting deeper than this is refused before decoding (a hostile file must not recurse)."""
 
 
-class NotImportable(ValueError):
+class NotImportableError(ValueError):
     """The JSON file is not a registry this build can import; ``str()`` says why."""
 
 
@@ -86,7 +87,7 @@ def from_step4(data: dict[str, Any]) -> RegistryDoc:
     """A document from the reference step-4 registry layout (module docstring).
 
     Raises:
-        NotImportable: a model does not have the expected fields.
+        NotImportableError: a model does not have the expected fields.
     """
     models: dict[str, ModelEntry] = {}
     try:
@@ -96,7 +97,7 @@ def from_step4(data: dict[str, Any]) -> RegistryDoc:
             updated = str(raw.get("updated_at") or created)
             meta = dict(raw.get("metadata") or {})
             path = str(meta.get("file_path") or raw.get("file_path") or "")
-            versions = []
+            versions: list[VersionRecord] = []
             for vkey in sorted(raw.get("versions") or {}, key=_version_key):
                 v = raw["versions"][vkey]
                 vmeta = dict(v.get("metadata") or {})
@@ -121,45 +122,45 @@ def from_step4(data: dict[str, Any]) -> RegistryDoc:
                                       details={"source": "step-4 registry"})])
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         msg = f"not a step-4 registry: {exc}"
-        raise NotImportable(msg) from exc
-    return RegistryDoc(models=models)
+        raise NotImportableError(msg) from exc
+    return RegistryDoc(models=ModelMap(models))
 
 
 def decode_json(data: bytes) -> RegistryDoc:
     """The document in a JSON registry file's bytes (either layout).
 
     Raises:
-        NotImportable: not JSON, too deeply nested, a view, or neither layout.
+        NotImportableError: not JSON, too deeply nested, a view, or neither layout.
     """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         msg = f"not UTF-8: {exc}"
-        raise NotImportable(msg) from exc
+        raise NotImportableError(msg) from exc
     if _too_deep(text):
         msg = f"JSON nested deeper than {MAX_DEPTH} levels"
-        raise NotImportable(msg)
+        raise NotImportableError(msg)
     try:
         raw = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         msg = f"not valid JSON: {exc}"
-        raise NotImportable(msg) from exc
+        raise NotImportableError(msg) from exc
     if is_view(raw):
         msg = "a derived view of a registry database, not a registry"
-        raise NotImportable(msg)
+        raise NotImportableError(msg)
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), dict):
         msg = "no 'models' object"
-        raise NotImportable(msg)
+        raise NotImportableError(msg)
     if raw.get("schema_version") == 1:
         try:
             return RegistryDoc.from_dict(raw)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             msg = f"does not match the registry schema: {detail}"
-            raise NotImportable(msg) from exc
+            raise NotImportableError(msg) from exc
     if "schema_version" in raw:
         msg = f"unsupported schema_version {raw.get('schema_version')!r}"
-        raise NotImportable(msg)
+        raise NotImportableError(msg)
     return from_step4(raw)
 
 
@@ -196,7 +197,7 @@ def build_database(target: Path, doc: RegistryDoc, store_id: str, *, timeout: fl
         db.fsync_file(temp)
         os.chmod(temp, 0o644)  # noqa: PTH101
         failpoint("before_migration_rename")
-        os.replace(temp, target)
+        os.replace(temp, target)  # noqa: PTH105 - the recipe's primitive
     except sqlite3.Error as exc:
         with contextlib.suppress(OSError):
             temp.unlink()
@@ -224,5 +225,5 @@ def set_aside_json(source: Path) -> Path:
     return target
 
 
-__all__ = ["IMPORTED_SUFFIX", "MAX_DEPTH", "NotImportable", "build_database", "decode_json",
+__all__ = ["IMPORTED_SUFFIX", "MAX_DEPTH", "NotImportableError", "build_database", "decode_json",
            "from_step4", "is_view", "set_aside_json", "write_doc"]

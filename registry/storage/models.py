@@ -7,9 +7,9 @@ scans, relationships and search), iteration reads the ids.
 
 Changes: a decoded entry may be changed in place, so the map remembers each entry's rows as
 read; :meth:`~SqlModels.flush` (and :meth:`~SqlModels.freeze` for one entry, which also
-drops the object) encodes the decoded entries again, writes only the rows that differ and
-deletes the models removed from the map. That only happens on a writable map, i.e. inside the store's
-``BEGIN IMMEDIATE`` transaction, which commits or rolls back the lot.
+drops the object) encodes the decoded entries again, writes only the rows that differ
+and deletes the models removed from the map. That only happens on a writable map, i.e.
+inside the store's ``BEGIN IMMEDIATE`` transaction, which commits or rolls back the lot.
 """
 
 from __future__ import annotations

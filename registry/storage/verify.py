@@ -57,15 +57,18 @@ def verify(store: RegistryStore) -> list[str]:
         present = db.check_file(store.path)
     except StoreError as exc:
         return [f"{exc.args[0]} ({store.path})" + (f": {exc.reason}" if exc.reason else "")]
-    generation, store_id, ids = 0, "", []
+    generation, store_id, ids = 0, "", list[str]()
+    db_problems: list[str] = []
     if present:
-        found, generation, store_id, ids = _database(store)
-        problems += found
+        db_problems, generation, store_id, ids = _database(store)
+        problems += db_problems
     elif backups:
         problems.append(f"{store.path}: missing, but {len(backups)} backup(s) exist "
                         "(run `gnn-registry restore --latest` to reinstate the newest)")
     for backup in backups:
         info = bk.read_info(backup.path, store.timeout)
+        if info.problems and not backup.path.exists():
+            continue  # rotated away by a writer since it was listed
         problems += [f"{backup.path}: {p}" for p in info.problems]
         if info.problems:
             continue
@@ -75,7 +78,7 @@ def verify(store: RegistryStore) -> list[str]:
         if present and info.store_id == store_id and backup.generation > generation:
             problems.append(f"{backup.path}: generation {backup.generation} is newer than "
                             f"the registry's ({generation})")
-    if not present or problems:
+    if not present or db_problems:
         return problems
     head = read_view_header(store.view_path)
     if head is None:

@@ -22,7 +22,7 @@ from typing import Any
 from registry.config import Config
 from registry.failpoints import ENV_VAR
 from registry.storage.backups import read_info
-from registry.storage.db import read_generation
+from registry.storage.db import EMPTY_MESSAGE, read_generation
 from registry.store import RegistryStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,6 +156,8 @@ def check_scan_invariants(output_dir: Path, acks: list[Ack]) -> list[str]:
     if not store.path.exists():
         return ["registry database missing"] if acks else []
     problem = store.health()
+    if problem is not None and EMPTY_MESSAGE in problem and not acks:
+        return []  # killed while creating it: nothing was ever committed (next open resets)
     if problem is not None:
         return [f"registry database is damaged: {problem}"]
     found_generation = read_generation(store.path)

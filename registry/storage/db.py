@@ -236,8 +236,9 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["EMPTY_MESSAGE", "EmptyDatabaseError", "NotADatabaseError", "check_file", "commit", "connect", "fsync_file", "is_busy",
-           "open_raw", "quick_check", "read_generation", "translate"]
+__all__ = ["EMPTY_MESSAGE", "EmptyDatabaseError", "NotADatabaseError", "check_file", "commit",
+           "connect", "fsync_file", "is_busy", "open_raw", "quick_check", "read_generation",
+           "translate"]
 
 
 def read_generation(path: Path) -> tuple[int, str] | None:

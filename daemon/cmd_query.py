@@ -91,7 +91,7 @@ def print_models(entries: Iterable[ModelEntry], *, json_output: bool) -> None:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     doc = load_doc(args)
-    entries = [e for _, e in sorted(doc.models.items()) if not e.deleted]
+    entries = doc.models.listing()  # summary rows only: no versions or history are read
     if args.state:
         entries = [e for e in entries if e.state == args.state]
     elif not args.all:

@@ -80,6 +80,22 @@ class ModelMap(MutableMapping[str, ModelEntry]):
         """
         return self[model_id].to_dict()
 
+    def listing(self) -> list[ModelEntry]:
+        """Every live (not deleted) model, sorted by id, for ``list``: the entries may be
+        summaries (model-level fields, tags and aliases, but no versions or history)."""
+        return [self[mid] for mid in sorted(self) if not self[mid].deleted]
+
+    def text_candidates(self, words: list[str]) -> set[str] | None:
+        """Ids that may match every free-text word, from an index; ``None``: no index (the
+        caller checks every model)."""
+        del words
+        return None
+
+    def referencing(self, target: str) -> list[str]:
+        """Ids of the models that may hold a relationship to ``target`` (a superset; the
+        caller checks each one's relationships)."""
+        return [mid for mid in self if mid != target]
+
     def is_decoded(self, model_id: str) -> bool:
         """Whether ``model_id`` is held as a decoded (possibly changed) entry."""
         return model_id in self._live

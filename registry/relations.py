@@ -219,7 +219,7 @@ def related(doc: RegistryDoc, model_id: str) -> dict[str, Any]:
     outgoing = [{"type": r.type, "target": r.target, **_describe(doc, r.target)}
                 for r in sorted(entry.relationships, key=lambda r: (r.type, r.target))]
     incoming: list[dict[str, Any]] = []
-    for other_id in sorted(doc.models):
+    for other_id in doc.models.referencing(model_id):  # only models that may point here
         other = doc.models[other_id]
         if other.deleted or other_id == model_id:
             continue

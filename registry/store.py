@@ -363,6 +363,10 @@ class RegistryStore:
                                                reason="; ".join(problems[:3]))
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)",
                          (uuid.uuid4().hex[:16],))
+            if not codec.fts_available(conn):
+                conn.execute("BEGIN IMMEDIATE")
+                codec.ensure_fts(conn)
+                conn.execute("COMMIT")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
         except sqlite3.Error as exc:
             conn.close()

@@ -143,8 +143,55 @@ def _write_table(conn: sqlite3.Connection, table: str, mid: Text,
     conn.executemany(_INSERT[table], changed)
 
 
+FTS_TABLE = "model_text"
+"""The FTS5 table (trigram tokens) over each model's id, name, description and tags."""
+
+
+def fts_available(conn: sqlite3.Connection) -> bool:
+    """Whether the FTS5 table exists in the database of ``conn``."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?",
+                        (FTS_TABLE,)).fetchone() is not None
+
+
+def ensure_fts(conn: sqlite3.Connection) -> bool:
+    """Create and fill the FTS5 table if this SQLite has FTS5 and the table is missing.
+
+    Returns:
+        Whether the table is there now (False where the ``sqlite3`` module lacks FTS5:
+        search then scans the index rows).
+    """
+    if fts_available(conn):
+        return True
+    try:
+        conn.execute(f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5("
+                     "model_id UNINDEXED, body, tokenize = 'trigram')")
+    except sqlite3.OperationalError:
+        return False  # no FTS5 (or no trigram tokenizer) in this build
+    for (mid, summary) in conn.execute("SELECT id, summary FROM models").fetchall():
+        row = json.loads(dec(summary))
+        conn.execute(f"INSERT INTO {FTS_TABLE} VALUES (?, ?)",  # noqa: S608 - constant
+                     (mid, _text_body(dec(mid), row)))
+    return True
+
+
+def _text_body(model_id: str, row: dict[str, Any]) -> Text:
+    parts = [model_id, str(row.get("model_name") or ""), str(row.get("description") or ""),
+             *[str(t) for t in row.get("tags") or []]]
+    return enc("\n".join(parts))
+
+
+def text_candidates(conn: sqlite3.Connection, words: list[str]) -> set[str]:
+    """Ids whose id, name, description or a tag contains every word (case-insensitive
+    substring, through the trigram index; each word at least 3 characters)."""
+    query = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
+    return {dec(r[0]) for r in conn.execute(
+        f"SELECT model_id FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?",  # noqa: S608
+        (query,))}
+
+
 def write_entry(conn: sqlite3.Connection, entry: ModelEntry,
-                previous: Rows | None = None) -> tuple[dict[str, Any], Rows] | None:
+                previous: Rows | None = None, *,
+                fts: bool = False) -> tuple[dict[str, Any], Rows] | None:
     """Write the rows of ``entry`` that differ from ``previous`` (in the caller's transaction).
 
     Args:
@@ -164,14 +211,21 @@ def write_entry(conn: sqlite3.Connection, entry: ModelEntry,
     mid = enc(entry.model_id)
     if previous is None or previous["models"] != rows["models"]:
         conn.execute(_UPSERT, rows["models"][0])
+        if fts:
+            conn.execute(f"DELETE FROM {FTS_TABLE} WHERE model_id = ?", (mid,))  # noqa: S608
+            conn.execute(f"INSERT INTO {FTS_TABLE} VALUES (?, ?)",  # noqa: S608
+                         (mid, _text_body(entry.model_id, summary)))
     for table in _INSERT:
         _write_table(conn, table, mid, rows[table], None if previous is None else previous[table])
     return summary, rows
 
 
-def delete_entry(conn: sqlite3.Connection, model_id: str) -> None:
+def delete_entry(conn: sqlite3.Connection, model_id: str, *, fts: bool = False) -> None:
     """Delete a model and (by cascade) all its rows."""
     conn.execute("DELETE FROM models WHERE id = ?", (enc(model_id),))
+    if fts:
+        conn.execute(f"DELETE FROM {FTS_TABLE} WHERE model_id = ?",  # noqa: S608
+                     (enc(model_id),))
 
 
 def _version(row: sqlite3.Row | tuple[Any, ...]) -> VersionRecord:
@@ -190,6 +244,40 @@ def family_members(conn: sqlite3.Connection, family: str) -> list[str]:
     rows = conn.execute("SELECT id FROM models WHERE family = ? AND deleted = 0 AND "
                         "state <> 'removed' ORDER BY id", (enc(family),)).fetchall()
     return [dec(r[0]) for r in rows]
+
+
+def list_entries(conn: sqlite3.Connection) -> list[ModelEntry]:
+    """Every model as a summary entry (model-level columns, tags, aliases; no versions,
+    history or relationships), sorted by id."""
+    tags: dict[Text, list[str]] = {}
+    for mid, tag in conn.execute("SELECT model_id, tag FROM tags ORDER BY model_id, position"):
+        tags.setdefault(mid, []).append(dec(tag))
+    aliases: dict[Text, dict[str, str]] = {}
+    for mid, alias, version in conn.execute("SELECT model_id, alias, version FROM aliases"):
+        aliases.setdefault(mid, {})[dec(alias)] = dec(version)
+    return [ModelEntry(model_id=dec(mid), model_name=dec(name), file_path=dec(path),
+                       file_size_bytes=int(size), registered_at=registered_at,
+                       updated_at=updated_at, version=dec(version), state=state,
+                       tags=tags.get(mid, []), aliases=aliases.get(mid, {}),
+                       description=dec(description), metadata=jload(metadata) or {},
+                       sha256=sha, deleted=bool(deleted))
+            for (mid, name, path, size, registered_at, updated_at, version, state, description,
+                 sha, deleted, metadata) in conn.execute(
+                "SELECT id, name, path, size, registered_at, updated_at, version, state, "
+                "description, sha256, deleted, metadata FROM models ORDER BY id")]
+
+
+def referencing(conn: sqlite3.Connection, target: str) -> list[str]:
+    """Ids of models with a stored relationship to ``target`` and its ``same_family`` links
+    (derived edges are symmetric: a member links to the models that link to it)."""
+    found = {dec(r[0]) for r in conn.execute(
+        "SELECT DISTINCT model_id FROM relationships WHERE target = ?", (enc(target),))}
+    row = conn.execute("SELECT family, deleted, state FROM models WHERE id = ?",
+                       (enc(target),)).fetchone()
+    if row is not None and dec(row[0]) and not row[1] and row[2] != "removed":
+        found.update(group_links(family_members(conn, dec(row[0])), target))
+    found.discard(target)
+    return sorted(found)
 
 
 def read_entry(conn: sqlite3.Connection, model_id: str) -> tuple[ModelEntry, Rows] | None:
@@ -243,16 +331,22 @@ def read_entry(conn: sqlite3.Connection, model_id: str) -> tuple[ModelEntry, Row
 
 
 __all__ = [
+    "FTS_TABLE",
     "MODEL_COLUMNS",
     "Rows",
     "dec",
     "delete_entry",
     "enc",
+    "ensure_fts",
     "entry_rows",
     "family_members",
     "family_of",
+    "fts_available",
     "jdump",
     "jload",
+    "list_entries",
     "read_entry",
+    "referencing",
+    "text_candidates",
     "write_entry",
 ]

@@ -189,6 +189,7 @@ def build_database(target: Path, doc: RegistryDoc, store_id: str, *, timeout: fl
             schema.migrate(conn, path=str(temp))
             conn.execute("BEGIN IMMEDIATE")
             write_doc(conn, doc, store_id)
+            codec.ensure_fts(conn)
             conn.execute("COMMIT")
             failpoint("during_migration")
             conn.execute("PRAGMA journal_mode = WAL")

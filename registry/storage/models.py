@@ -19,6 +19,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from registry.entries import ModelEntry
 from registry.errors import StoreError
@@ -48,6 +49,7 @@ class SqlModels(ModelMap):
         self._summaries: dict[str, IndexRow] | None = None
         self._stored: dict[str, codec.Rows] = {}
         self._closed = False
+        self._fts: bool | None = None
 
     # -- database access -------------------------------------------------------------------
 
@@ -187,6 +189,22 @@ class SqlModels(ModelMap):
         value: IndexRow = json.loads(codec.dec(found[0]))
         return value
 
+    def raw(self, model_id: str) -> dict[str, Any]:
+        """The JSON form of ``model_id``; an entry not decoded is read and not kept."""
+        entry = self._live.get(model_id)
+        if entry is not None:
+            return entry.to_dict()
+        if model_id in self._removed:
+            raise KeyError(model_id)
+        self._check_open()
+        try:
+            found = codec.read_entry(self._conn, model_id)
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "reading a model") from exc
+        if found is None:
+            raise KeyError(model_id)
+        return found[0].to_dict()
+
     def rows(self) -> Iterator[tuple[str, IndexRow]]:
         """``(model_id, row)`` for every model: one query for the stored rows."""
         summaries = self._summaries_loaded()
@@ -194,13 +212,53 @@ class SqlModels(ModelMap):
             entry = self._live.get(model_id)
             yield model_id, index_row(entry) if entry is not None else summaries[model_id]
 
+    def listing(self) -> list[ModelEntry]:
+        """Every live model as a summary entry (no versions or history), in one pass over
+        the ``models`` table plus tags and aliases; decoded entries are used as they are."""
+        self._check_open()
+        try:
+            found = codec.list_entries(self._conn)
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "listing the models") from exc
+        out = [self._live.get(e.model_id, e) for e in found if e.model_id not in self._removed]
+        return [e for e in out if not e.deleted]
+
+    def _has_fts(self) -> bool:
+        if self._fts is None:
+            try:
+                self._fts = codec.fts_available(self._conn)
+            except sqlite3.Error:
+                self._fts = False
+        return self._fts
+
+    def text_candidates(self, words: list[str]) -> set[str] | None:
+        """Ids that may match every free-text word (the FTS5 index), or ``None`` when the
+        index cannot answer (no FTS5, a word shorter than 3 characters, pending changes)."""
+        if (not words or any(len(w) < 3 for w in words) or self._removed
+                or self._changed or self._closed or not self._has_fts()):
+            return None
+        try:
+            found = codec.text_candidates(self._conn, words)
+        except sqlite3.Error:
+            return None  # e.g. a word FTS5 cannot parse: the full scan answers
+        return found | set(self._live)
+
+    def referencing(self, target: str) -> list[str]:
+        """Models with a stored relationship to ``target``, plus its family links."""
+        self._check_open()
+        try:
+            return codec.referencing(self._conn, target)
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "reading relationships") from exc
+
     # -- writing ---------------------------------------------------------------------------
 
     def _sync(self, model_id: str, entry: ModelEntry) -> bool:
         if not self._writable:
             return False  # a snapshot's entries are never written (the lock-free pass)
         try:
-            written = codec.write_entry(self._conn, entry, self._stored.get(model_id))
+            written = codec.write_entry(self._conn, entry, self._stored.get(model_id),
+                                        fts=self._has_fts())
         except sqlite3.Error as exc:
             raise self._fail(exc, "writing a model") from exc
         if written is None:
@@ -226,7 +284,9 @@ class SqlModels(ModelMap):
             True when its rows changed.
         """
         entry = self._live.pop(model_id, None)
-        return False if entry is None else self._sync(model_id, entry)
+        changed = False if entry is None else self._sync(model_id, entry)
+        self._stored.pop(model_id, None)  # a later access reads the rows again
+        return changed
 
     def flush(self) -> None:
         """Delete removed models and write the rows of every changed decoded entry."""
@@ -236,7 +296,7 @@ class SqlModels(ModelMap):
                     msg = "this registry snapshot is read-only: change it in store.transaction()"
                     raise RuntimeError(msg)
                 try:
-                    codec.delete_entry(self._conn, model_id)
+                    codec.delete_entry(self._conn, model_id, fts=self._has_fts())
                 except sqlite3.Error as exc:
                     raise self._fail(exc, "deleting a model") from exc
                 if self._ids is not None:

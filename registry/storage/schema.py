@@ -53,7 +53,7 @@ CREATE TABLE models (
     summary        TEXT NOT NULL
 );
 CREATE INDEX models_path ON models (path);
-CREATE INDEX models_family ON models (family) WHERE family <> '';
+CREATE INDEX models_family ON models (family);
 CREATE TABLE versions (
     model_id      TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
     seq           INTEGER NOT NULL,
@@ -68,9 +68,9 @@ CREATE TABLE versions (
     findings      TEXT NOT NULL,
     signature     TEXT NOT NULL DEFAULT '',
     pruned        INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (model_id, seq),
+    UNIQUE (model_id, seq),
     UNIQUE (model_id, version)
-) WITHOUT ROWID;
+);
 CREATE TABLE history (
     model_id TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
     seq      INTEGER NOT NULL,
@@ -79,8 +79,8 @@ CREATE TABLE history (
     actor    TEXT NOT NULL,
     reason   TEXT,
     details  TEXT NOT NULL,
-    PRIMARY KEY (model_id, seq)
-) WITHOUT ROWID;
+    UNIQUE (model_id, seq)
+);
 CREATE TABLE aliases (
     model_id TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
     alias    TEXT NOT NULL,

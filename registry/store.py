@@ -54,15 +54,15 @@ from typing import Any
 
 import structlog
 
-from registry.atomic import ensure_dir, fsync_dir, remove_stale_temps, store_error, write_atomic
+from registry.atomic import ensure_dir, remove_stale_temps, write_atomic
 from registry.config import Config
-from registry.errors import NotFoundError, StoreCorruptError, StoreError
+from registry.errors import StoreError
 from registry.failpoints import failpoint
 from registry.locking import RegistryLock
 from registry.metafiles import metadata_body, readable_chunks, write_metadata_files
 from registry.records import RegistryDoc, utc_now
 from registry.storage import backups as bk
-from registry.storage import codec, db, jsonimport
+from registry.storage import codec, db, jsonimport, recovery
 from registry.storage.models import SqlModels
 from registry.storage.view import write_view
 
@@ -198,137 +198,6 @@ class RegistryStore:
 
     # -- creating a missing database -------------------------------------------------------
 
-    def _orphans_aside(self) -> None:
-        for suffix in ("-wal", "-shm", "-journal"):
-            orphan = self.path.with_name(self.path.name + suffix)
-            if orphan.exists():
-                with contextlib.suppress(OSError):
-                    orphan.rename(orphan.with_name(f"{orphan.name}.orphan-{_stamp()}"))
-
-    def _create_missing(self) -> None:
-        """Under the lock, with no database file: import, restore, or leave it to create."""
-        self._cleanup_temps()
-        self._orphans_aside()
-        legacy = self._legacy_json()
-        if legacy is not None:
-            try:
-                data = legacy.read_bytes()
-            except OSError as exc:
-                raise store_error(legacy, "reading the JSON registry to import", exc) from exc
-            try:
-                doc = jsonimport.decode_json(data)
-            except jsonimport.NotImportableError as exc:
-                if not self.backup_list():
-                    msg = (f"cannot import the JSON registry {legacy}: it was left in place; "
-                           "fix it or move it aside to start empty")
-                    raise StoreCorruptError(msg, path=str(legacy), reason=str(exc)) from exc
-                log.warning("json_registry_not_imported", path=str(legacy), problem=str(exc))
-            else:
-                jsonimport.build_database(self.path, doc, uuid.uuid4().hex[:16],
-                                          timeout=self.timeout)
-                kept = jsonimport.set_aside_json(legacy)
-                log.warning("registry_imported", path=str(self.path), source=str(legacy),
-                            kept_as=str(kept), models=len(doc.models))
-                self._view_due = True
-                return
-        newest = self._newest_valid()
-        if newest is not None:
-            self._install(newest, reason="the registry database was missing")
-
-    def _newest_valid(self) -> tuple[bk.Backup, bk.BackupInfo] | None:
-        for backup in self.backup_list():
-            info = bk.read_info(backup.path, self.timeout)
-            if not info.problems:
-                return backup, info
-            log.warning("backup_invalid", path=str(backup.path), problem="; ".join(info.problems))
-        return None
-
-    def _next_generation(self, *generations: int) -> int:
-        names = [b.generation for b in self.backup_list()]
-        return max([0, *generations, *names]) + 1
-
-    def _install(self, chosen: tuple[bk.Backup, bk.BackupInfo], *, reason: str) -> int:
-        """Copy a backup into place as the database (no database file is there now)."""
-        backup, info = chosen
-        temp = self.path.with_name(f".{self.path.name}.restore-{os.getpid()}.tmp")
-        src = db.open_raw(backup.path, timeout=self.timeout, readonly=True)
-        try:
-            bk.copy_database(src, temp)
-        finally:
-            src.close()
-        generation = self._next_generation(info.generation)
-        try:
-            conn = db.open_raw(temp, timeout=self.timeout)
-            try:
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'",
-                             (str(generation),))
-                conn.execute("PRAGMA journal_mode = WAL")
-            finally:
-                conn.close()
-            db.fsync_file(temp)
-            os.chmod(temp, 0o644)  # noqa: PTH101
-            self._orphans_aside()
-            os.replace(temp, self.path)  # noqa: PTH105 - the recipe's primitive
-        except sqlite3.Error as exc:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            raise StoreError("cannot install the backup", path=str(backup.path),
-                             reason=str(exc)) from exc
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            raise store_error(self.path, "installing the backup", exc) from exc
-        fsync_dir(self.path.parent, for_file=self.path)
-        log.warning("registry_restored_from_backup", path=str(self.path),
-                    backup=str(backup.path), generation=generation, reason=reason)
-        self._view_due = True
-        self._metadata_dirty |= {"*"}
-        return generation
-
-    def set_aside(self) -> Path:
-        """Rename the database (and its WAL files) to ``<name>.corrupt-<UTC time>``."""
-        self._close_writer()
-        stamp = _stamp()
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        try:
-            os.rename(self.path, target)  # noqa: PTH104
-        except OSError as exc:
-            raise store_error(self.path, "setting the corrupt database aside", exc) from exc
-        for suffix in ("-wal", "-shm"):
-            side = self.path.with_name(self.path.name + suffix)
-            with contextlib.suppress(OSError):
-                side.rename(self.path.with_name(f"{self.path.name}.corrupt-{stamp}{suffix}"))
-        fsync_dir(self.path.parent, for_file=target)
-        return target
-
-    def _is_empty(self) -> bool:
-        try:
-            db.check_file(self.path)
-        except db.EmptyDatabaseError:
-            return True
-        except StoreError:
-            return False
-        return False
-
-    def _recover(self, problem: str) -> None:
-        """Under the lock: set a corrupt database aside and install the newest valid backup."""
-        newest = self._newest_valid()
-        if newest is None and self._is_empty():
-            # An empty file holds nothing (e.g. a writer killed as it created the database):
-            # keep it for inspection and start as if there were none.
-            kept = self.set_aside()
-            log.warning("empty_database_set_aside", path=str(self.path), kept_as=str(kept))
-            self._create_missing()
-            return
-        if newest is None:
-            msg = ("the registry database is corrupt and no valid backup exists; it was left "
-                   "in place: inspect it, restore a copy, or move it aside to start empty")
-            raise StoreCorruptError(msg, path=str(self.path), reason=problem)
-        kept = self.set_aside()
-        log.warning("registry_recovered", path=str(self.path), corrupt_copy=str(kept),
-                    backup=str(newest[0].path), problem=problem)
-        self._install(newest, reason=f"the registry database was corrupt: {problem}")
-
     # -- connections -----------------------------------------------------------------------
 
     def _close_writer(self) -> None:
@@ -352,7 +221,7 @@ class RegistryStore:
 
     def _open_checked(self) -> sqlite3.Connection:
         if not db.check_file(self.path):
-            self._create_missing()
+            recovery.create_missing(self)
         conn = db.connect(self.path, timeout=self.timeout, create=True)
         try:
             if not self._checked:
@@ -385,7 +254,7 @@ class RegistryStore:
         try:
             self._conn = self._open_checked()
         except db.NotADatabaseError as exc:
-            self._recover(str(exc))
+            recovery.recover(self, str(exc))
             self._checked = False
             self._conn = self._open_checked()
         return self._conn
@@ -427,7 +296,7 @@ class RegistryStore:
         except sqlite3.DatabaseError as exc:
             problem = str(exc)
         self._close_writer()
-        self._recover(problem)
+        recovery.recover(self, problem)
 
     # -- documents -------------------------------------------------------------------------
 
@@ -709,28 +578,6 @@ class RegistryStore:
 
     # -- operator commands -----------------------------------------------------------------
 
-    def _pick(self, backup: Path | None) -> tuple[bk.Backup, bk.BackupInfo]:
-        if backup is None:
-            if not self.backup_list():
-                msg = f"no backups of {self.path.name} in {self.backup_dir}"
-                raise NotFoundError(msg)
-            found = self._newest_valid()
-            if found is None:
-                msg = "no backup of the registry is valid"
-                raise StoreCorruptError(msg, path=str(self.backup_dir))
-            return found
-        path = Path(backup)
-        if not path.exists() and not path.is_absolute():
-            path = self.backup_dir / path
-        if not path.is_file():
-            msg = f"backup {backup} does not exist"
-            raise NotFoundError(msg)
-        info = bk.read_info(path, self.timeout)
-        if info.problems:
-            msg = "the backup is not a valid registry database"
-            raise StoreCorruptError(msg, path=str(path), reason="; ".join(info.problems))
-        return bk.Backup(path, info.store_id, info.generation, bk.utc_stamp()), info
-
     def restore(self, backup: Path | None = None, *,
                 actor: str = "gnn-registry") -> RegistryDoc:
         """Replace the registry's content with a backup, under the lock.
@@ -754,63 +601,12 @@ class RegistryStore:
         """
         with self._lock.hold(actor):
             self._cleanup_temps()
-            chosen = self._pick(backup)
+            chosen = recovery.pick(self, backup)
             try:
-                self._restore_locked(chosen, actor)
+                recovery.restore_locked(self, chosen, actor)
             finally:
                 self._close_writer()
         return self.load()
-
-    def _restore_locked(self, chosen: tuple[bk.Backup, bk.BackupInfo], actor: str) -> None:
-        healthy = False
-        try:
-            if db.check_file(self.path):
-                conn = db.connect(self.path, timeout=self.timeout, create=False)
-                self._conn = conn
-                healthy = not db.quick_check(conn)
-        except (db.NotADatabaseError, sqlite3.DatabaseError):
-            healthy = False
-        kept: Path | None = None
-        if healthy and self._conn is not None:
-            meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
-            kept = bk.make_backup(self._conn, self.backup_dir, stem=self.path.stem,
-                                  store_id=str(meta.get("store_id")),
-                                  generation=int(meta.get("generation", 0)),
-                                  keep=max(self.config.backup_count, 1) + 1)
-            self._copy_into_live(chosen, int(meta.get("generation", 0)))
-        else:
-            kept = self.set_aside() if self.path.exists() else None
-            self._install(chosen, reason=f"restore requested by {actor}")
-        self.restored_from = chosen[0].path
-        log.warning("registry_restored", path=str(self.path), backup=str(chosen[0].path),
-                    previous_kept_as=str(kept) if kept else None, actor=actor)
-        self._close_writer()
-        self._checked = False
-        conn = self._writer()
-        doc = self._read_doc(conn, writable=False)
-        self._metadata_dirty.add("*")
-        if self.config.write_model_metadata:
-            self._write_metadata(doc, set())
-        self.write_view()
-
-    def _copy_into_live(self, chosen: tuple[bk.Backup, bk.BackupInfo], current: int) -> None:
-        conn = self._conn
-        assert conn is not None
-        src = db.open_raw(chosen[0].path, timeout=self.timeout, readonly=True)
-        try:
-            store_id = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
-            src.backup(conn)
-            generation = self._next_generation(current, chosen[1].generation)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                             [("generation", str(generation)), ("updated_at", utc_now()),
-                              ("store_id", str(store_id[0] if store_id else ""))])
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise db.translate(exc, self.path, "restoring", self.timeout) from exc
-        finally:
-            src.close()
 
     def verify(self) -> list[str]:
         """Integrity problems of the database, its backups, the view and metadata files.

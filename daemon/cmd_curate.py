@@ -36,11 +36,13 @@ from daemon.common import (
     printable,
 )
 from registry import lifecycle
+from registry.errors import NotFoundError
 from registry.gnn import parse_bytes
 from registry.gnn.parser import split_lines
 from registry.query import get_entry, version_for
 from registry.records import RegistryDoc
 from registry.relations import current_metadata
+from registry.storage.backups import read_info
 from registry.store import RegistryStore
 
 
@@ -50,8 +52,13 @@ def _out(text: str = "") -> None:
 
 
 def _store(args: argparse.Namespace) -> tuple[RegistryStore, str]:
+    """The registry the command names; it must exist (nothing is created otherwise)."""
     config = config_from_args(args)
-    return RegistryStore(config), config.actor
+    store = RegistryStore(config)
+    if not store.exists():
+        msg = f"no registry at {printable(str(store.view_path))}"
+        raise NotFoundError(msg)
+    return store, config.actor
 
 
 def _cmd_state(args: argparse.Namespace) -> int:
@@ -235,17 +242,44 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if problems else EXIT_OK
 
 
+def _cmd_restore_list(store: RegistryStore, args: argparse.Namespace) -> int:
+    rows: list[dict[str, Any]] = []
+    for backup in store.backup_list():
+        info = read_info(backup.path, store.timeout)
+        rows.append({"name": backup.path.name, "generation": backup.generation,
+                     "time": backup.time, "models": info.models, "ok": not info.problems})
+    if args.json_output:
+        print_json(rows)
+        return EXIT_OK
+    if not rows:
+        _out(f"no backups in {printable(str(store.backup_dir))}")
+        return EXIT_OK
+    width = max(len(r["name"]) for r in rows)
+    _out(f"{'BACKUP':<{width}}  GENERATION  TIME                  MODELS")
+    for r in rows:
+        flag = "" if r["ok"] else "  (invalid)"
+        _out(f"{printable(r['name']):<{width}}  {r['generation']:>10}  {r['time']}  "
+             f"{r['models']:>6}{flag}")
+    return EXIT_OK
+
+
 def _cmd_restore(args: argparse.Namespace) -> int:
     store, actor = _store(args)
+    if args.list:
+        return _cmd_restore_list(store, args)
+    if args.backup is None and not args.latest and store.health() is None:
+        msg = ("the registry is healthy: name the backup to restore (see `gnn-registry "
+               "restore --list`) or pass --latest to restore the newest")
+        raise NotFoundError(msg)
     # A bare name is looked up inside the backups folder by the store itself.
     doc = store.restore(Path(args.backup) if args.backup else None, actor=actor)
-    chosen = args.backup or "the newest valid backup"
-    live = sum(1 for e in doc.models.values() if not e.deleted)
+    chosen = store.restored_from
+    live = sum(1 for _mid, row in doc.models.rows() if not row["deleted"])
     if args.json_output:
-        print_json({"restored_from": args.backup,
+        print_json({"restored_from": str(chosen) if chosen else None,
                     "generation": doc.generation, "models": live})
     else:
-        _out(f"restored {store.path} from {chosen} "
+        _out(f"restored {printable(str(store.path))} from {printable(str(chosen))} "
              f"(generation {doc.generation}, {live} model(s))")
     return EXIT_OK
 
@@ -288,7 +322,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("restore", parents=[common],
                               help="restore the registry from a backup")
     p.add_argument("backup", metavar="BACKUP", nargs="?", default=None,
-                   help="backup file or name in the backups folder (default: newest valid)")
+                   help="backup file or name in the backups folder")
+    p.add_argument("--latest", action="store_true",
+                   help="restore the newest valid backup (needed when the registry is healthy)")
+    p.add_argument("--list", action="store_true",
+                   help="list the backups (name, generation, time, model count)")
     p.set_defaults(handler=_cmd_restore)
 
 

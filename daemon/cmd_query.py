@@ -31,6 +31,7 @@ from typing import Any
 from daemon.cmd_diff import register_diff
 from daemon.common import EXIT_OK, EXIT_USAGE, config_from_args, error, print_json, printable
 from daemon.query_json import history_json, list_entries, show_json, summary
+from registry.errors import NotFoundError
 from registry.query import resolve, search
 from registry.records import MODEL_STATES, ModelEntry, RegistryDoc, VersionRecord
 from registry.relations import current_metadata, related
@@ -44,8 +45,16 @@ def _out(text: str = "") -> None:
 
 
 def load_doc(args: argparse.Namespace) -> RegistryDoc:
-    """The registry named by the command's options, read without the lock."""
-    return RegistryStore(config_from_args(args)).load()
+    """The registry named by the command's options, read without the lock.
+
+    Raises:
+        NotFoundError: there is no registry there (nothing is created).
+    """
+    store = RegistryStore(config_from_args(args))
+    if not store.exists():
+        msg = f"no registry at {printable(str(store.view_path))}"
+        raise NotFoundError(msg)
+    return store.load()
 
 
 def state_text(entry: ModelEntry) -> str:

@@ -38,7 +38,7 @@ def summary(entry: ModelEntry) -> dict[str, Any]:
 def list_entries(doc: RegistryDoc, *, state: str | None = None,
                  include_removed: bool = False) -> list[ModelEntry]:
     """The models ``list`` shows: live ones by id; ``removed`` ones only when asked or named."""
-    entries = [e for _, e in sorted(doc.models.items()) if not e.deleted]
+    entries = doc.models.listing()  # summary rows only: no versions or history are read
     if state:
         return [e for e in entries if e.state == state]
     if not include_removed:

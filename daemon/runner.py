@@ -115,10 +115,19 @@ def capture_signals(flags: SignalFlags) -> Iterator[SignalFlags]:
             signal.signal(sig, handler)
 
 
+SERVICE_BACKUP_INTERVAL = 300.0
+"""Least seconds between two backups of the registry taken by the service."""
+
+
 def _default_scanner(config: Config) -> ScannerLike:
     from registry.scan import Scanner  # noqa: PLC0415 - keeps the runner testable without it
 
-    return Scanner(config, actor="service")
+    scanner = Scanner(config, actor="service")
+    # The service coalesces the derived view (at most ~1/s) and backups (every few minutes);
+    # the worker writes them between batches and on stop.
+    scanner.store.write_view_now = False
+    scanner.store.backup_interval = SERVICE_BACKUP_INTERVAL
+    return scanner
 
 
 class Service:

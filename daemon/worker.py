@@ -80,6 +80,9 @@ class ScannerLike(Protocol):
     ) -> ScanReport:
         """A full pass over the roots, one transaction; returns a report."""
 
+    def flush_derived(self, *, final: bool = False) -> None:
+        """Write the derived files (view, backup) that are due."""
+
     def process_paths(self, paths: Iterable[Path]) -> ScanReport:
         """A batch of settled paths, one transaction; returns a report."""
 
@@ -213,6 +216,7 @@ class Worker(threading.Thread):
             batch = self._queue.get_ready(self._tick)
             if batch:
                 self._process(self._defer_busy(batch))
+            self._flush_derived(final=False)
         if self._drain:
             self._swap_scanner()
             batch = self._queue.drain()
@@ -223,6 +227,15 @@ class Worker(threading.Thread):
                 self._reasons.clear()
             if dropped:
                 log.info("reconcile_skipped", reasons=dropped, why="shutting down")
+        self._flush_derived(final=True)
+
+    def _flush_derived(self, *, final: bool) -> None:
+        """Derived files (the view, a backup) between units of work; a failure is logged
+        (the database already holds everything, and the next flush retries)."""
+        try:
+            self._scanner.flush_derived(final=final)
+        except StoreError as exc:
+            log.warning("derived_write_failed", error=str(exc), final=final)
 
     def _swap_scanner(self) -> None:
         with self._lock:

@@ -108,11 +108,11 @@ class VersionRecord:
 class HistoryEvent:
     """One entry of a model's history.
 
-    ``event`` is one of ``registered``, ``version_added``, ``state_changed``, ``alias_moved``,
-    ``alias_removed``, ``tags_changed``, ``renamed``, ``removed``, ``restored``, ``deleted``,
-    ``versions_pruned``, ``version_conflict``. ``details`` holds the event's own fields
-    (``version``, ``from``/``to``, ``alias``, ``tags``...); they are written flat beside
-    ``at``, ``event``, ``actor`` and ``reason``.
+    ``event`` is one of ``registered``, ``version_added``, ``reverted``, ``state_changed``,
+    ``alias_moved``, ``alias_removed``, ``tags_changed``, ``renamed``, ``removed``,
+    ``restored``, ``deleted``, ``versions_pruned``, ``version_conflict``. ``details`` holds
+    the event's own fields (``version``, ``from``/``to``, ``alias``, ``tags``...); they are
+    written flat beside ``at``, ``event``, ``actor`` and ``reason``.
     """
 
     at: str

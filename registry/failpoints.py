@@ -18,14 +18,23 @@ ENV_VAR = "GNN_REGISTRY_FAILPOINT"
 """The environment variable listing the failpoints to trigger."""
 
 FAILPOINTS: tuple[str, ...] = (
-    "after_temp_write",
-    "after_temp_fsync",
-    "after_rename",
-    "before_dir_fsync",
+    "before_db_commit",
+    "after_db_commit",
+    "after_metadata_write",
+    "after_view_write",
     "during_backup_rotation",
-    "after_registry_write",
 )
-"""Every failpoint the store calls, in the order a registry write reaches them."""
+"""Every failpoint a registry write reaches, in order: the database transaction (before and
+after ``COMMIT``), the per-model metadata files, the JSON view, the backup (after the new
+backup is in place, before older ones are rotated out)."""
+
+MIGRATION_FAILPOINTS: tuple[str, ...] = ("during_migration", "before_migration_rename")
+"""The failpoints of the first-open import of a JSON registry (the new database is written
+in a temp file; killed before or after its content is committed, before the rename)."""
+
+FILE_FAILPOINTS: tuple[str, ...] = ("after_temp_write", "after_temp_fsync", "after_rename",
+                                    "before_dir_fsync")
+"""The steps of :func:`registry.atomic.write_atomic` when asked for crash points."""
 
 _SIGKILL = 9  # signal.SIGKILL on Linux; `registry` must not import `signal` (design rule).
 
@@ -61,4 +70,5 @@ def failpoint(name: str) -> None:
         os.kill(os.getpid(), _SIGKILL)
 
 
-__all__ = ["ENV_VAR", "FAILPOINTS", "active", "failpoint", "reset"]
+__all__ = ["ENV_VAR", "FAILPOINTS", "FILE_FAILPOINTS", "MIGRATION_FAILPOINTS",
+           "active", "failpoint", "reset"]

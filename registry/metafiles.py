@@ -1,23 +1,20 @@
 """Per-model metadata files: their readable JSON form and a batched, atomic write.
 
 ``<registry dir>/<model_id>/<model_id>_metadata.json`` holds a copy of one registry entry
-for people and tools that want one model. These files are *derived*: the registry file is
-the durable record (field-notes: "the registry file is the source of truth"), and the store
-rewrites a missing one on its next write and ``verify`` reports a missing one.
+for people and tools that want one model. These files are *derived*: the database is the
+durable record, the store rewrites a missing one on its next write and ``verify`` reports a
+missing one.
 
-Durability is therefore batched instead of paid per file. Each file is still replaced
-atomically (unique temp file in the same directory, then ``rename``), so a reader sees the
-old copy or the new one, never a partial one. But a first scan of 10,000 models would
-otherwise pay 10,000 file ``fsync`` calls plus one directory ``fsync`` per model. So:
+Each file is replaced atomically (unique temp file in the same directory, then ``rename``),
+so a reader sees the old copy or the new one, never a partial one. Durability:
 
 * fewer than :data:`SMALL_BATCH` files (the service's usual case): the full recipe per file
   (fsync each temp file, rename, fsync each distinct directory), as cheap as it gets;
-* otherwise: write every temp file (each body as it is produced, creating its directory
-  then, so the bodies are never all in memory at once), one ``os.sync()`` (the data of all
-  of them reaches the disk in one journal commit), then the renames, then one more
-  ``os.sync()`` so the renames are durable too. Two global syncs cost far less than
-  thousands of fsyncs, and a crash in between leaves each file old or new (the temp files
-  are cleaned up by the next writer).
+* otherwise (a large scan): every temp file is written (each body as it is produced, so the
+  bodies are never all in memory at once) and renamed, with no fsync at all and never a
+  whole-machine ``sync``: after a power loss a file may be stale or missing, which
+  ``verify`` reports and the next write of that model repairs, since the database holds
+  everything the file says.
 
 The body is indented for humans, but only at the top level and for the items of lists of
 objects (versions, history), each item compact on its own line: readable, diffable, and
@@ -62,6 +59,12 @@ def _lenient(value: Any) -> str:
     return text
 
 
+def _utf8(text: str) -> bytes:
+    """UTF-8 of JSON text; a lone surrogate (a non-UTF-8 file name) becomes its ``\\uXXXX``
+    escape, which JSON decodes back to the same string."""
+    return text.encode("utf-8", "backslashreplace")
+
+
 def readable_chunks(data: dict[str, Any], *, chunk: int = 1 << 16) -> Iterator[bytes]:
     """``data`` in the layout of :func:`metadata_body`, as UTF-8 chunks of about ``chunk``
     characters (for a large document such as a scan summary listing 10,000 changes, which is
@@ -85,13 +88,13 @@ def readable_chunks(data: dict[str, Any], *, chunk: int = 1 << 16) -> Iterator[b
                 parts.append(text)
                 size += len(text)
                 if size >= chunk:
-                    yield "".join(parts).encode("utf-8")
+                    yield _utf8("".join(parts))
                     parts, size = [], 0
             parts.append("\n  ]")
         else:
             parts.append(_lenient(value))
     parts.append("\n}\n")
-    yield "".join(parts).encode("utf-8")
+    yield _utf8("".join(parts))
 
 
 def metadata_body(data: dict[str, Any]) -> bytes:
@@ -166,14 +169,12 @@ def write_metadata_files(items: Iterable[tuple[Path, bytes]], *,
     except BaseException:
         _discard([tmp for _path, tmp in temps])
         raise
-    os.sync()
     for index, (target, tmp) in enumerate(temps):
         try:
             os.replace(tmp, target)  # noqa: PTH105 - the recipe's primitive, named as such
         except OSError as exc:
             _discard([rest for _path, rest in temps[index:]])
             raise store_error(Path(target), "replace", exc) from exc
-    os.sync()
     for directory in sorted(created):  # new model directories' parent: cheap, explicit
         fsync_dir(directory, for_file=directory)
 

@@ -11,7 +11,6 @@ model touched gets one ``versions_pruned`` history event.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -19,23 +18,19 @@ from typing import Any
 import structlog
 
 from registry import history
-from registry.backups import encode
 from registry.config import Config
 from registry.records import RegistryDoc
+from registry.rowcodec import dumps
 
 _log = structlog.get_logger(__name__)
 
-_VERSION_INDENT = 8
-"""Extra spaces per line of a version record inside the indented registry file
-(document -> models -> model -> versions list -> record)."""
-
-
 def _record_size(data: Any) -> int:
-    # The store writes indented JSON; a version record sits four levels deep, so each of its
-    # lines carries 8 more spaces than in a standalone dump. Counting them keeps the estimate
-    # of what pruning frees close to the real saving.
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    return len(text.encode("utf-8")) + text.count("\n") * _VERSION_INDENT
+    return len(dumps(data))
+
+
+def doc_size(doc: RegistryDoc) -> int:
+    """About how many bytes the registry's content takes (compact JSON of every model)."""
+    return sum(len(dumps(doc.models.raw(mid))) for mid in doc.models)
 
 
 def _prunable(doc: RegistryDoc) -> list[tuple[str, str, str]]:
@@ -63,7 +58,7 @@ def prune_versions(doc: RegistryDoc, max_bytes: int) -> bool:
     Returns:
         True when anything was pruned.
     """
-    size = len(encode(doc))
+    size = doc_size(doc)
     if size <= max_bytes:
         return False
     pruned: dict[str, list[str]] = {}
@@ -81,7 +76,7 @@ def prune_versions(doc: RegistryDoc, max_bytes: int) -> bool:
             record.pruned = True
             freed += before - _record_size(record.to_dict())
             pruned.setdefault(model_id, []).append(version)
-        size = len(encode(doc))
+        size = doc_size(doc)
     for model_id in sorted(pruned):
         entry = doc.models[model_id]
         history.record(entry, "versions_pruned", actor="gnn-registry",
@@ -98,4 +93,4 @@ def prune_hook_for(config: Config) -> Callable[[RegistryDoc, int], bool] | None:
     return prune_versions if config.cleanup_old_versions else None
 
 
-__all__ = ["prune_hook_for", "prune_versions"]
+__all__ = ["doc_size", "prune_hook_for", "prune_versions"]

@@ -2,12 +2,13 @@
 
 These are plain mutable objects because the registry is changed by read-modify-write
 under a lock: :mod:`registry.store` loads a :class:`RegistryDoc`, the use cases change it, and
-the store writes it back. The entry types live in :mod:`registry.entries` and are re-exported
-here; ``RegistryDoc.models`` is a :class:`~registry.modelmap.ModelMap`, which decodes entries
-on first access and gives cheap per-model index rows (see that module). The on-disk layout is
-:mod:`registry.docfile`; ``to_dict``/``from_dict`` are the general (slow, complete) JSON form
-(``registry/schema/registry.schema.json``); ``from_dict`` raises ``ValueError``/``KeyError``/
-``TypeError`` on a document that does not match, which the store treats as corruption.
+the store writes the changed models back. The entry types live in :mod:`registry.entries`
+and are re-exported here; ``RegistryDoc.models`` is a :class:`~registry.modelmap.ModelMap`
+(the store's subclass reads entries from the database on first access).
+``to_dict``/``from_dict`` are the complete JSON form of schema 1 (the JSON registry files of
+earlier versions, imported on first open by :mod:`registry.storage.jsonimport`);
+``from_dict`` raises ``ValueError``/``KeyError``/``TypeError`` on a document that does not
+match.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from registry.modelmap import ModelMap
 
 @dataclass(slots=True)
 class RegistryDoc:
-    """The whole registry file.
+    """The whole registry: its models and header fields.
 
     ``roots`` lists the directories scans have covered (absolute paths as given), so files
     that vanish from a scanned root can be marked ``removed``.

@@ -250,6 +250,10 @@ class ModelRegistrar:
             return status, entry, DELETED_MESSAGE if status == "skipped" else "", None
         self._revive(entry, "file changed after deletion")
         lifecycle.mark_returned(entry, actor=self.actor)
+        earlier = next((v for v in entry.versions if v.sha256 == block.sha), None)
+        if earlier is not None:  # content-addressed: these bytes already have a version
+            self._revert(entry, block, earlier)
+            return ("renamed" if message else "updated"), entry, message, "reverted"
         self._add_version(entry, block)
         return ("renamed" if message else "updated"), entry, message, entry.versions[-1].change
 
@@ -298,26 +302,43 @@ class ModelRegistrar:
                        change=choice.change, previous=previous)
         self.changed = True
 
+    def _revert(self, entry: ModelEntry, block: ModelBlock, record: VersionRecord) -> None:
+        """The file holds the bytes of an earlier version again: make it current (no new
+        number) and record a ``reverted`` event."""
+        previous = entry.version
+        now = utc_now()
+        self._unindex(entry)
+        self._set_fields(entry, block, self._metadata(block), record.version, now)
+        self._index(entry)
+        history.record(entry, "reverted", actor=self.actor, at=now, version=record.version,
+                       previous=previous, sha256=block.sha)
+        self.changed = True
+
     def _apply(self, entry: ModelEntry, block: ModelBlock, meta: dict[str, Any],
                choice: versioning.VersionChoice, now: str) -> None:
         """Append the new version and set the model's fields from it."""
+        entry.versions.append(VersionRecord(
+            version=choice.version, sha256=block.sha, registered_at=now, file_path=block.path,
+            file_size_bytes=block.st.st_size, change=choice.change,
+            metadata={k: v for k, v in meta.items() if k not in STRUCTURE_COPIES},
+            findings=block.findings,
+            signature=str(meta.get("signature") or "")))
+        self._set_fields(entry, block, meta, choice.version, now)
+
+    def _set_fields(self, entry: ModelEntry, block: ModelBlock, meta: dict[str, Any],
+                    version: str, now: str) -> None:
+        """Make ``version`` (whose bytes the file holds) current and set the model's fields."""
         prev = entry.current
         prev_tags = [str(t) for t in prev.metadata.get("tags") or []] if prev else []
         stem = base_name(block.path).rsplit(".", 1)[0] or block.path
         name = meta.get("model_name") or block.model.name or (
             stem if block.index == 0 else f"{stem} ({block.index + 1})")
         size = block.st.st_size
-        entry.versions.append(VersionRecord(
-            version=choice.version, sha256=block.sha, registered_at=now, file_path=block.path,
-            file_size_bytes=size, change=choice.change,
-            metadata={k: v for k, v in meta.items() if k not in STRUCTURE_COPIES},
-            findings=block.findings,
-            signature=str(meta.get("signature") or "")))
         entry.model_name = str(name)
         entry.file_path = block.path
         entry.file_size_bytes = size
         entry.updated_at = now
-        entry.version = choice.version
+        entry.version = version
         # The model level keeps a summary of the current version's metadata (see the module
         # docstring); the full metadata is on the version record.
         kept = lifecycle.user_metadata(entry)  # a user's own keys survive new versions

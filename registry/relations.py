@@ -135,7 +135,7 @@ def _declared(model_id: str, row: IndexRow, resolver: _Resolver) -> set[Relation
     return out
 
 
-def _group_links(members: list[str], model_id: str) -> Iterable[str]:
+def group_links(members: list[str], model_id: str) -> Iterable[str]:
     """The members ``model_id`` links to within its group (sorted ``members``)."""
     if len(members) < 2:
         return ()
@@ -179,10 +179,10 @@ def refresh_relationships(doc: RegistryDoc) -> None:
             if row["state"] != "removed":
                 if row["signature"]:
                     wanted.update(Relationship("same_family", t)
-                                  for t in _group_links(families[row["signature"]], mid))
+                                  for t in group_links(families[row["signature"]], mid))
                 if row["file_path"]:
                     wanted.update(Relationship("same_file", t)
-                                  for t in _group_links(files[row["file_path"]], mid))
+                                  for t in group_links(files[row["file_path"]], mid))
         ordered = sorted(wanted, key=lambda r: (r.type, r.target))
         if relationships_digest([[r.type, r.target] for r in ordered]) == row["relationships"]:
             continue
@@ -219,7 +219,7 @@ def related(doc: RegistryDoc, model_id: str) -> dict[str, Any]:
     outgoing = [{"type": r.type, "target": r.target, **_describe(doc, r.target)}
                 for r in sorted(entry.relationships, key=lambda r: (r.type, r.target))]
     incoming: list[dict[str, Any]] = []
-    for other_id in sorted(doc.models):
+    for other_id in doc.models.referencing(model_id):  # only models that may point here
         other = doc.models[other_id]
         if other.deleted or other_id == model_id:
             continue
@@ -236,6 +236,7 @@ __all__ = [
     "MESH_LIMIT",
     "UNRESOLVED_SUFFIX",
     "current_metadata",
+    "group_links",
     "refresh_relationships",
     "related",
     "signature_of",

@@ -1,10 +1,8 @@
-"""Encoded forms of registry models: compact JSON lines, their digests, and index rows.
+"""Index rows of registry models, and the compact JSON encoder.
 
-Every model sits in the registry file as one line ``"<id>":{...}``; the file's checksums are
-built from the SHA-256 digests of those lines (:func:`digest_of`, :func:`checksum`). An index
-row (:func:`index_row`) is the small dict of fields that all-model callers need (the scanner,
-relationships, search, list), stored in the file's index section so they can be read without
-decoding any entry.
+An index row (:func:`index_row`) is the small dict of fields that all-model callers need
+(the scanner, relationships, search, list); the database stores it as each model's
+``summary`` column so it can be read without reading the model's other rows.
 """
 
 from __future__ import annotations
@@ -49,41 +47,6 @@ def dumps(value: Any) -> bytes:
     escapes instead, which read back as the same strings.
     """
     return _utf8(value)
-
-
-def key_prefix(model_id: str) -> bytes:
-    """``"<id>":`` as it starts a line of the registry file."""
-    return _utf8(model_id) + b":"
-
-
-def line_key(line: bytes) -> str:
-    """The model id a line ``"<id>":{...}`` starts with.
-
-    Raises:
-        ValueError: the line does not start with a JSON string key.
-    """
-    if not line.startswith(b'"'):
-        msg = "a model line does not start with its id"
-        raise ValueError(msg)
-    end = line.find(b'":')
-    if end < 0:
-        msg = "a model line has no id"
-        raise ValueError(msg)
-    raw = line[:end + 1]
-    if b"\\" in raw:  # an escaped character in the id: let the JSON decoder find the end
-        key, _end = json.JSONDecoder().raw_decode(line.decode("utf-8"))
-        return str(key)
-    return raw[1:-1].decode("utf-8")
-
-
-def digest_of(line: bytes) -> bytes:
-    """The SHA-256 digest of one line (the unit of the file's checksums)."""
-    return hashlib.sha256(line).digest()
-
-
-def checksum(digests: list[bytes]) -> str:
-    """The checksum of a list of lines: SHA-256 of their concatenated line digests (hex)."""
-    return hashlib.sha256(b"".join(digests)).hexdigest()
 
 
 def relationships_digest(pairs: list[list[str]]) -> str:
@@ -152,13 +115,9 @@ def row_stat(row: IndexRow) -> FileStat | None:
 __all__ = [
     "COMPUTED_RELATIONSHIP_TYPES",
     "IndexRow",
-    "checksum",
     "current_metadata",
-    "digest_of",
     "dumps",
     "index_row",
-    "key_prefix",
-    "line_key",
     "relationships_digest",
     "row_stat",
 ]

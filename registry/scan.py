@@ -81,6 +81,11 @@ class Scanner:
             self.store.prune_hook = prune_hook_for(config)
         self.actor = actor or config.actor
 
+    def flush_derived(self, *, final: bool = False) -> None:
+        """Write the registry's derived files that are due (see
+        :meth:`registry.store.RegistryStore.flush_derived`)."""
+        self.store.flush_derived(final=final)
+
     # -- the transaction wrapper -----------------------------------------------------------
 
     def _run(self, work: Work, roots: Sequence[str], report: ScanReport) -> RegistryDoc:
@@ -90,19 +95,21 @@ class Scanner:
             The document of the final pass (as loaded, or as written).
         """
         doc = self.store.load_index()
-        registrar = Registrar(doc, self.config, actor=self.actor)
-        registrar.lock_free = True
         try:
+            registrar = Registrar(doc, self.config, actor=self.actor)
+            registrar.lock_free = True
             outcomes = work(registrar, True)
             if registrar.changed or any(r not in doc.roots for r in roots):
                 raise _Restart
         except (_Restart, LazyLoadError):
-            # A change, or the index-only snapshot could not give an entry: do it for real.
+            # A change, or the snapshot could not give an entry: do it for real.
             pass
         else:
             report.outcomes = outcomes
             report.total_models = doc.live_count()
             return doc
+        finally:
+            self.store.release(doc)  # ids and index rows read so far stay usable
         registrar, doc = self._transaction(work, roots, report)
         for warning in registrar.warnings:
             log.warning(**warning)
@@ -127,7 +134,7 @@ class Scanner:
 
     def _finish(self, report: ScanReport, started: float) -> ScanReport:
         report.duration_ms = (time.perf_counter() - started) * 1000.0
-        report.registry_path = str(self.store.path)
+        report.registry_path = str(self.store.view_path)
         for outcome in report.notable():  # an unchanged file is no unit of work: not read
             log_outcome(outcome)
         return report

@@ -5,7 +5,7 @@ registry's index rows (a few MB of JSON, a dict per model) costs more than walki
 So after each reconcile that had to consult the registry, the scanner writes a small derived
 file next to it, ``.<registry stem>.scan-cache.json``::
 
-    {"format": 2, "registry": [generation, updated_at], "roots": [...], "total_models": N,
+    {"format": 3, "registry": [generation, updated_at], "roots": [...], "total_models": N,
      "files": {"<path>": "<size> <mtime_ns> <inode> <device>\t<status>\t<version>\t<id>...",
                ...},
      "watched": ["<path>", ...]}
@@ -26,7 +26,8 @@ would is simply not cached.)
 ``removed``.
 
 :func:`discover_unchanged` then answers a reconcile without the registry when the cache is
-for the registry as it is now (same generation and ``updated_at`` in its first line), every
+for the registry as it is now (same generation and ``updated_at`` in the database's
+``meta`` table, and a database file no shorter than its header says), every
 root was scanned before, discovery listed every directory, every candidate is in ``files`` with
 an equal stat (checked as the walk finds it: :func:`registry.discovery.discover` with
 ``known``), and every cached path below the roots was found. Anything else (a new, changed,
@@ -51,12 +52,12 @@ import structlog
 from registry.atomic import write_atomic
 from registry.config import Config
 from registry.discovery import Discovery, discover
-from registry.docfile import read_header
 from registry.errors import StoreError
 from registry.records import RegistryDoc
 from registry.register_models import DELETED_MESSAGE, NOT_GNN_MESSAGE, PROSE_MESSAGE
 from registry.rowcodec import dumps
 from registry.scanio import RACY_NS, FileOutcome, key_of, stat_key
+from registry.storage.db import read_generation
 
 NOT_GNN = "not-gnn"
 """Status of a cached candidate that is not a GNN model."""
@@ -66,7 +67,7 @@ _SKIP_STATUS = {NOT_GNN_MESSAGE: NOT_GNN, PROSE_MESSAGE: PROSE}
 
 log = structlog.get_logger(__name__)
 
-FORMAT = 2
+FORMAT = 3
 """Version of the cache layout; a cache of another format is ignored."""
 
 def cache_path(registry_path: Path) -> Path:
@@ -75,9 +76,9 @@ def cache_path(registry_path: Path) -> Path:
 
 
 def _registry_key(registry_path: Path) -> list[Any] | None:
-    """``[generation, updated_at]`` from the registry file's first line, if it has them."""
-    head = read_header(registry_path)
-    return None if head is None else [head.get("generation"), head.get("updated_at")]
+    """``[generation, updated_at]`` of the registry database, if it looks sound."""
+    found = read_generation(registry_path)
+    return None if found is None else list(found)
 
 
 class _Row(NamedTuple):

@@ -21,6 +21,10 @@ Query language (one query string, or a list of already-split terms such as ``arg
   A filter value containing ``*``, ``?`` or ``[`` is a shell-style glob (``id:pymdp_*``,
   ``tag:pomdp*``). A word whose prefix is not one of these fields (``Example:``) is free text.
 - Terms combine with AND; ``any_match=True`` (CLI ``--any``) combines them with OR.
+- Where the store has a text index (SQLite FTS5, trigram tokens), free-text words of three
+  or more characters first narrow the candidates through it (AND queries only); every
+  candidate is still checked by the rules above, so results are the same with or without
+  the index.
 - Matching runs on the index rows (id, name, description, tags, aliases, state); only
   ``var:``, ``ontology:`` and ``section:`` and the matches themselves decode entries.
 - An empty query matches every model. Deleted (tombstoned) models are never returned;
@@ -222,10 +226,17 @@ def search(doc: RegistryDoc, query: str | Sequence[str], *, any_match: bool = Fa
     Raises:
         NotFoundError: the query names an unknown state.
     """
-    predicates = [_predicate(t) for t in parse_query(query)]
+    terms = parse_query(query)
+    predicates = [_predicate(t) for t in terms]
     combine = any if any_match else all
     out: list[ModelEntry] = []
-    for model_id, row in sorted(doc.models.rows()):
+    words = [t.value for t in terms if t.field is None]
+    candidates = None if any_match else doc.models.text_candidates(words)
+    if candidates is not None:  # the text index narrowed it down; predicates still decide
+        rows = [(mid, doc.models.row(mid)) for mid in sorted(candidates) if mid in doc.models]
+    else:
+        rows = sorted(doc.models.rows())
+    for model_id, row in rows:
         if row["deleted"] or (row["state"] == "removed" and not include_removed):
             continue
         candidate = _Candidate(doc, model_id, row)

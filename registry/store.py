@@ -1,114 +1,95 @@
-"""The only code that reads and writes the registry file: lock, load, atomic write, backups.
+"""The registry's storage interface: :class:`RegistryStore` over a SQLite database.
 
-:class:`RegistryStore` wraps one registry file (``config.registry_file``):
+The use cases (scan, register, lifecycle, queries, API) call only this class:
 
-* ``load()`` reads without the lock (the file is only ever replaced atomically);
-* ``transaction()`` is the read-modify-write under the filelock: it yields the document and
-  writes it back, with a rotated backup first, only when its JSON changed;
-* ``restore()``, ``verify()``, ``backups()`` and ``write_summary()`` serve the CLI.
+* ``load()`` / ``load_index()``: a read-only snapshot (its own connection and read
+  transaction: WAL readers never wait for a writer); entries are read on first access;
+* ``transaction(actor=...)``: one ``BEGIN IMMEDIATE`` transaction; the block changes the
+  yielded document in place and the changed models' rows are written and committed on exit
+  (nothing on an exception). The caller's acknowledgement comes after ``COMMIT``;
+* ``restore()``, ``verify()``, ``backups()``, ``write_summary()``, ``metadata_path()``.
 
-Decisions where the brief was silent:
+Files (``config.registry_file`` names the JSON view, as ``--registry`` always has):
 
-* Recovery (a registry that does not decode) first hard-links the bad file to
-  ``<name>.corrupt-<UTC timestamp>`` and then replaces it with the newest valid backup, so the
-  registry path never disappears under a lock-free reader. The installed document gets a
-  generation above every backup's, so generations stay monotonic and backup names unique.
-  Per-model metadata files are then rewritten from the recovered document.
-* With no valid backup, the corrupt file is **left in place** and ``StoreCorruptError`` is
-  raised every time, rather than moved aside (the next run would then start empty and the
-  operator might not notice).
-* A missing registry file is an empty document even when backups exist (per the brief);
-  ``verify()`` reports that case.
-* Locking uses one new ``FileLock`` per transaction (its own descriptor), so threads of one
-  process exclude each other through the kernel just as processes do. A nested transaction
-  for the same registry path in the same thread (on any store object) raises RuntimeError
-  instead of waiting for itself until the timeout.
-* ``<registry>.lock.owner`` holds ``{"pid", "host", "actor", "since"}`` of the current holder;
-  it is informational (written without fsync) and removed by its owner before release.
-* Metadata files are written for models whose JSON changed, plus any whose earlier write
-  failed in this process, plus any whose file is missing (one ``stat`` per write for each
-  model not already due). Their bodies are built one at a time as they are written.
-  Files of models that vanished from the document are left alone (models are
-  tombstoned, not dropped, by the registry layer).
-  They are derived copies of registry entries: the registry file is the durable record
-  (field-notes: "the registry file is the source of truth"), so their durability is
-  batched (see :func:`registry.metafiles.write_metadata_files`).
-* The document of our own last write (or full load) is kept as encoded lines (in memory,
-  or spilled to an unnamed temp file by a large write, see :mod:`registry.spill`). A
-  later ``load()`` or ``transaction()`` reuses it, without reading or verifying the file,
-  when the file's device, inode, size, mtime_ns and first line (which holds the generation
-  and the checksums) are unchanged; under the lock for a transaction. The service's
-  save->registered latency then does not grow with the registry.
-* A commit streams the registry file to its temp file in chunks (never joined in memory)
-  and builds each metadata file's body just before writing it.
-* ``load_index()`` reads only the header and the index rows (the scanner's lock-free pass);
-  the model lines are read from the same open file on first access.
-* ``restore()`` always keeps the current file as a backup first, even with backups turned
-  off in the config: it is an explicit operator action and must be undoable.
+* the database is that path with the suffix ``.sqlite3`` (``model_registry.sqlite3`` next
+  to ``model_registry.json``): :func:`database_path`;
+* the view ``model_registry.json`` and the per-model metadata files are derived and written
+  after the commit (see :mod:`registry.storage.view`, :mod:`registry.metafiles`);
+* ``backups/`` holds online backups (:mod:`registry.storage.backups`), made after a
+  committed write at most every ``backup_interval`` seconds (0: after every write, the CLI;
+  the service sets a few minutes) and on :meth:`RegistryStore.close`.
+
+Decisions:
+
+* Writers also hold the registry filelock (``<db>.lock``, with its ``.lock.owner`` sidecar)
+  for the transaction and the derived-file writes that follow it: one writer at a time
+  writes the derived files, a busy registry names its holder, and a nested transaction in
+  one thread is refused instead of waiting for itself. Readers take no lock.
+* A missing database is created on the first write, except that a JSON registry of an
+  older version at the view path is imported first (:mod:`registry.storage.jsonimport`)
+  and, with backups present, the newest valid backup is restored (loudly) instead of
+  starting empty. A read of a registry that does not exist returns an empty document and
+  creates nothing.
+* A database that is not a regular file (FIFO, directory, symlink loop) is refused with a
+  clear error and never opened. One that is not a SQLite database or fails ``quick_check``
+  (run on a store's first write, in ``verify`` and after any corruption error) is renamed
+  to ``<name>.corrupt-<UTC time>`` and the newest valid backup installed, with a warning;
+  with no valid backup it is left in place and :class:`StoreCorruptError` raised.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
+import json
 import os
+import sqlite3
+import time
+import uuid
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from registry import recovery
-from registry.atomic import remove_stale_temps, write_atomic
-from registry.backups import InvalidRegistryError, decode, list_backups, make_backup
+from registry.atomic import ensure_dir, remove_stale_temps, write_atomic
 from registry.config import Config
-from registry.docfile import encoding, read_index
 from registry.errors import StoreError
 from registry.failpoints import failpoint
 from registry.locking import RegistryLock
 from registry.metafiles import metadata_body, readable_chunks, write_metadata_files
-from registry.records import ModelMap, RegistryDoc, utc_now
+from registry.records import RegistryDoc, utc_now
+from registry.storage import backups as bk
+from registry.storage import codec, db, jsonimport, recovery
+from registry.storage.models import SqlModels
+from registry.storage.view import write_view
 
 log = structlog.get_logger(__name__)
 
 SUMMARY_FILENAME = "model_registry_summary.json"
 BACKUP_DIRNAME = "backups"
+DB_SUFFIX = ".sqlite3"
 
 PruneHook = Callable[[RegistryDoc, int], bool]
 """``hook(doc, max_bytes) -> changed``: shrink ``doc`` toward ``max_bytes`` when it is too big."""
 
 
-
-def _head(doc: RegistryDoc) -> tuple[Any, ...]:
-    return (doc.schema_version, doc.generation, doc.updated_at, doc.last_scan_at,
-            tuple(doc.roots))
-
-
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    """The encoded document of our last write or full load, and what identified the file."""
-
-    key: tuple[int, int, int, int]
-    first_line: bytes
-    head: tuple[Any, ...]
-    models: ModelMap
-
-    def doc(self) -> RegistryDoc:
-        schema_version, generation, updated_at, last_scan_at, roots = self.head
-        return RegistryDoc(models=self.models.copy_encoded(), generation=generation,
-                           updated_at=updated_at, roots=list(roots), last_scan_at=last_scan_at,
-                           schema_version=schema_version)
+def database_path(config: Config) -> Path:
+    """The database file of ``config``: ``registry_file`` with the suffix ``.sqlite3``."""
+    view = config.registry_file
+    return view if view.suffix == DB_SUFFIX else view.with_suffix(DB_SUFFIX)
 
 
-def _file_key(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+def view_path(config: Config) -> Path:
+    """The JSON view of ``config``: ``registry_file`` (``.json`` when it names the database)."""
+    view = config.registry_file
+    return view.with_suffix(".json") if view.suffix == DB_SUFFIX else view
 
 
 def check_model_id(model_id: str) -> None:
     """Refuse a model id that could escape the output directory.
-
-    Args:
-        model_id: the id.
 
     Raises:
         StoreError: the id is empty, ``.``, ``..`` or contains ``/`` or NUL.
@@ -118,232 +99,438 @@ def check_model_id(model_id: str) -> None:
         raise StoreError(msg, reason="model ids must be directory-safe")
 
 
+def _head(doc: RegistryDoc) -> tuple[Any, ...]:
+    return (doc.generation, doc.updated_at, doc.last_scan_at, tuple(doc.roots))
+
+
+def _stamp() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
 class RegistryStore:
-    """Durable, locked storage of one registry file.
+    """Durable storage of one registry (module docstring).
 
     Attributes:
         config: the settings used.
-        path: the registry file.
-        lock_path: the filelock's lock file (``path + ".lock"``).
-        owner_path: informational sidecar naming the lock holder (``path + ".lock.owner"``).
-        backup_dir: where rotated backups go (``registry_dir / "backups"``).
-        prune_hook: optional hook called when the serialised registry is over
+        path: the database file (:func:`database_path`).
+        view_path: the derived JSON view (``config.registry_file``).
+        lock_path / owner_path: the writers' filelock and its owner sidecar.
+        backup_dir: where backups go (``registry_dir / "backups"``).
+        prune_hook: optional hook called when the database is over
             ``config.max_registry_size`` MB.
+        backup_interval: least seconds between two backups (0: after every write).
+        write_view_now: write the view after each commit (off in the service, which calls
+            :meth:`flush_derived` to coalesce it to at most one per ``view_interval``).
     """
 
     def __init__(self, config: Config) -> None:
-        """Wrap the registry named by ``config`` (nothing is read or created yet).
-
-        Args:
-            config: settings (registry path, backups, lock, metadata files).
-        """
+        """Describe the registry of ``config`` (nothing is read or created yet)."""
         self.config = config
-        self.path: Path = config.registry_file
+        self.path: Path = database_path(config)
+        self.view_path: Path = view_path(config)
         self.lock_path: Path = self.path.with_name(self.path.name + ".lock")
         self.owner_path: Path = self.path.with_name(self.path.name + ".lock.owner")
         self.backup_dir: Path = config.registry_dir / BACKUP_DIRNAME
         self.prune_hook: PruneHook | None = None
+        self.backup_interval: float = 0.0
+        self.write_view_now: bool = True
         self._metadata_dirty: set[str] = set()
-        self._cached: _Cached | None = None
         self._lock = RegistryLock(self.lock_path, self.owner_path, config)
+        self._conn: sqlite3.Connection | None = None
+        self._checked = False
+        self._last_backup = float("-inf")
+        self._backup_due = False
+        self._view_due = False
+        self._last_view = float("-inf")
+        self.view_interval: float = 1.0
+        self.restored_from: Path | None = None
 
+    @property
+    def timeout(self) -> float:
+        """The busy timeout in seconds (``config.lock_timeout``)."""
+        return float(self.config.lock_timeout)
 
-    def _read_bytes(self) -> bytes | None:
+    # -- presence --------------------------------------------------------------------------
+
+    def _legacy_json(self) -> Path | None:
+        view = self.view_path
         try:
-            return self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StoreError("cannot read the registry", path=str(self.path),
-                             reason=exc.strerror or str(exc)) from exc
-
-    def _remember(self, doc: RegistryDoc, first_line: bytes, size: int) -> None:
-        """Cache ``doc`` (flushed, fully loaded) as the content of the file just read/written.
-
-        Args:
-            doc: the document.
-            first_line: the file's first line (without the newline), as read or written.
-            size: the file's length, as read or written.
-        """
-        self._cached = None
-        try:
-            st = self.path.stat()
+            with view.open("rb") as handle:
+                head = handle.read(4096)
         except OSError:
-            return
-        if st.st_size != size:
-            return
-        with suppress(RuntimeError):
-            self._cached = _Cached(_file_key(st), first_line, _head(doc),
-                                   doc.models.copy_encoded())
-
-    def _remember_read(self, doc: RegistryDoc, data: bytes) -> None:
-        self._remember(doc, data[:data.find(b"\n")], len(data))
-
-    def _from_cache(self) -> RegistryDoc | None:
-        cached = self._cached
-        if cached is None:
             return None
+        return None if b'"store_id"' in head and b'"schema_version":2' in head else view
+
+    def exists(self) -> bool:
+        """Whether there is a registry here: a database, a JSON registry to import, or
+        backups to restore (nothing is created)."""
         try:
-            st = self.path.stat()
-            if _file_key(st) != cached.key:
+            if db.check_file(self.path):
+                return True
+        except StoreError:
+            return True
+        return self._legacy_json() is not None or bool(self.backup_list())
+
+    def health(self) -> str | None:
+        """Why the database is not usable (missing, not a database, failing
+        ``quick_check``), or ``None`` when it is sound. Read-only."""
+        try:
+            if not db.check_file(self.path):
+                return f"no registry database at {self.path}"
+            conn = db.open_raw(self.path, timeout=self.timeout, readonly=False)
+        except (StoreError, sqlite3.Error) as exc:
+            return str(exc)
+        try:
+            problems = db.quick_check(conn)
+        except sqlite3.Error as exc:
+            return str(exc)
+        finally:
+            conn.close()
+        return "; ".join(problems) if problems else None
+
+    def backup_list(self) -> list[bk.Backup]:
+        """The backups, newest first."""
+        return bk.list_backups(self.backup_dir, self.path.stem)
+
+    def backups(self) -> list[Path]:
+        """The backup files, newest first."""
+        return [b.path for b in self.backup_list()]
+
+    # -- creating a missing database -------------------------------------------------------
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _close_writer(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        """Write what is still due (the coalesced view, a pending backup). Call on stop."""
+        self.flush_derived(final=True)
+
+    @contextmanager
+    def _session(self) -> Iterator[sqlite3.Connection]:
+        """The writer connection for one unit of work (caller holds the lock); closed after."""
+        conn = self._writer()
+        try:
+            yield conn
+        finally:
+            self._close_writer()
+
+    def _open_checked(self) -> sqlite3.Connection:
+        if not db.check_file(self.path):
+            recovery.create_missing(self)
+        conn = db.connect(self.path, timeout=self.timeout, create=True)
+        try:
+            if not self._checked:
+                problems = db.quick_check(conn)
+                if problems:
+                    msg = "the registry database fails its integrity check"
+                    raise db.NotADatabaseError(msg, path=str(self.path),
+                                               reason="; ".join(problems[:3]))
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)",
+                         (uuid.uuid4().hex[:16],))
+            if not codec.fts_available(conn):
+                conn.execute("BEGIN IMMEDIATE")
+                codec.ensure_fts(conn)
+                conn.execute("COMMIT")
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise db.translate(exc, self.path, "checking the database", self.timeout) from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._checked = True
+        return conn
+
+    def _writer(self) -> sqlite3.Connection:
+        """The writer connection (caller holds the lock), recovering a corrupt database."""
+        if self._conn is not None:
+            return self._conn
+        ensure_dir(self.path.parent, for_file=self.path)
+        try:
+            self._conn = self._open_checked()
+        except db.NotADatabaseError as exc:
+            recovery.recover(self, str(exc))
+            self._checked = False
+            self._conn = self._open_checked()
+        return self._conn
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """A new read connection, or ``None`` when there is no registry at all."""
+        try:
+            present = db.check_file(self.path)
+        except db.NotADatabaseError as exc:
+            with self._lock.hold("recovery"):
+                self._writer_recovering(str(exc))
+            present = True
+        if not present:
+            if self._legacy_json() is None and not self.backup_list():
                 return None
-            with self.path.open("rb") as handle:
-                first = handle.readline().rstrip(b"\n")
-        except OSError:
-            return None
-        return cached.doc() if first == cached.first_line else None
-
-    def load_index(self) -> RegistryDoc:
-        """Read the header and index rows only (entries are read on first access).
-
-        Falls back to :meth:`load` when the file is in another layout or does not verify.
-
-        Returns:
-            The document (entries decode lazily; an access may raise ``LazyLoadError``
-            when the file turns out not to verify).
-
-        Raises:
-            Same as :meth:`load`.
-        """
-        cached = self._from_cache()
-        if cached is not None:
-            return cached
+            with self._lock.hold("recovery"):
+                self._writer()
         try:
-            doc = read_index(self.path)
+            return db.connect(self.path, timeout=self.timeout, create=False)
+        except db.NotADatabaseError as exc:
+            with self._lock.hold("recovery"):
+                self._writer_recovering(str(exc))
+            return db.connect(self.path, timeout=self.timeout, create=False)
         except FileNotFoundError:
-            return RegistryDoc()
-        return doc if doc is not None else self.load()
+            return None
+
+    def _writer_recovering(self, problem: str) -> None:
+        try:
+            if db.check_file(self.path):
+                conn = db.connect(self.path, timeout=self.timeout, create=False)
+                try:
+                    bad = db.quick_check(conn)
+                finally:
+                    conn.close()
+                if not bad:
+                    return  # another process recovered it meanwhile
+        except db.NotADatabaseError:
+            pass
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+        self._close_writer()
+        recovery.recover(self, problem)
+
+    # -- documents -------------------------------------------------------------------------
+
+    def _read_doc(self, conn: sqlite3.Connection, *, writable: bool) -> RegistryDoc:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        roots = [codec.dec(r[0]) for r in conn.execute("SELECT path FROM roots ORDER BY position")]
+        last_scan = meta.get("last_scan_at")
+        models = SqlModels(conn, self.path, writable=writable, timeout=self.timeout)
+        return RegistryDoc(models=models, generation=int(meta.get("generation", 0)),
+                           updated_at=str(meta.get("updated_at", "")), roots=roots,
+                           last_scan_at=json.loads(last_scan) if last_scan else None)
 
     def load(self) -> RegistryDoc:
-        """Read the registry without taking the lock.
+        """A read-only snapshot of the registry (no lock; entries are read on access).
 
         Returns:
-            The document; an empty one when the file does not exist.
+            The document; an empty one when there is no registry (nothing is created).
 
         Raises:
-            StoreCorruptError: the file does not decode and no backup does either.
-            StoreBusyError: recovery was needed and the lock could not be taken.
-            StoreError: the file cannot be read.
+            StoreCorruptError: the database is corrupt and no backup is valid.
+            StoreError: the database cannot be opened (not a regular file, newer schema...).
         """
-        cached = self._from_cache()
-        if cached is not None:
-            return cached
-        data = self._read_bytes()
-        if data is None:
-            return RegistryDoc()
-        try:
-            doc = decode(data)
-        except InvalidRegistryError:
-            pass
-        else:
-            self._remember_read(doc, data)
+        for attempt in range(2):
+            conn = self._reader()
+            if conn is None:
+                return RegistryDoc()
+            try:
+                conn.execute("BEGIN")
+                doc = self._read_doc(conn, writable=False)
+            except sqlite3.Error as exc:
+                conn.close()
+                err = db.translate(exc, self.path, "reading the registry", self.timeout)
+                if attempt or not isinstance(err, db.NotADatabaseError):
+                    raise err from exc
+                with self._lock.hold("recovery"):
+                    self._writer_recovering(str(err))
+                continue
+            weakref.finalize(doc.models, conn.close)
             return doc
-        with self._lock.hold("recovery"):
-            return self._load_locked()
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _load_locked(self) -> RegistryDoc:
-        cached = self._from_cache()
-        if cached is not None:
-            return cached
-        data = self._read_bytes()
-        if data is None:
-            self._cached = None
-            return RegistryDoc()
+    @staticmethod
+    def release(doc: RegistryDoc) -> None:
+        """Close the connection of a snapshot from :meth:`load` now (its decoded entries,
+        ids and index rows read so far stay usable)."""
+        if isinstance(doc.models, SqlModels):
+            doc.models.close()
+
+    def load_index(self) -> RegistryDoc:
+        """The same snapshot as :meth:`load` (index rows come from one query on demand)."""
+        return self.load()
+
+    @contextmanager
+    def transaction(self, *, actor: str = "gnn-registry") -> Iterator[RegistryDoc]:
+        """One write transaction (``BEGIN IMMEDIATE``) under the writers' lock.
+
+        Yields the document; on normal exit the changed models' rows, the header and a new
+        generation are committed when anything changed, then the derived files are written.
+        On an exception inside the block everything is rolled back.
+
+        Raises:
+            StoreBusyError: the lock or the database was not taken within the timeout.
+            StoreCorruptError: the database and every backup are corrupt.
+            StoreError: a write step failed (nothing was committed).
+            RuntimeError: a transaction on this registry is already open in this thread.
+        """
+        with self._lock.hold(actor), self._session() as conn:
+            self._cleanup_temps()
+            try:
+                doc = self._begin(conn)
+            except db.NotADatabaseError as exc:
+                self._close_writer()
+                self._writer_recovering(str(exc))
+                doc = self._begin(self._writer())
+            before = _head(doc)
+            try:
+                yield doc
+                changed = self._commit(doc, before, actor)
+                self._after_commit(doc, changed)
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    if self._conn is not None and self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                if isinstance(doc.models, SqlModels):
+                    doc.models.detach()
+                self._close_writer()
+
+    def _begin(self, conn: sqlite3.Connection) -> RegistryDoc:
         try:
-            doc = decode(data)
-        except InvalidRegistryError as exc:
-            doc = recovery.recover(self, str(exc))
-        else:
-            self._remember_read(doc, data)
-            return doc
-        self._cached = None
+            conn.execute("BEGIN IMMEDIATE")
+            return self._read_doc(conn, writable=True)
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            raise db.translate(exc, self.path, "starting a transaction", self.timeout) from exc
+
+    def _commit(self, doc: RegistryDoc, before: tuple[Any, ...],
+                actor: str) -> set[str] | None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            changed, removed = doc.models.take_changes()
+            if not changed and not removed and _head(doc) == before:
+                conn.execute("ROLLBACK")
+                return None
+            limit = int(self.config.max_registry_size * 1024 * 1024)
+            size = self._db_size(conn)
+            if size > limit:
+                if self.prune_hook is not None and self.prune_hook(doc, limit):
+                    more, gone = doc.models.take_changes()
+                    changed |= more
+                    removed |= gone
+                else:  # nothing (more) to prune: written all the same, and said so
+                    log.warning("registry_over_size", path=str(self.path), size=size,
+                                limit=limit)
+            if self.config.write_model_metadata:
+                for mid in changed:
+                    check_model_id(mid)
+            doc.generation = max(doc.generation, int(before[0])) + 1
+            doc.updated_at = utc_now()
+            self._write_head(conn, doc)
+            failpoint("before_db_commit")
+            db.commit(conn)
+        except sqlite3.Error as exc:
+            raise db.translate(exc, self.path, "committing", self.timeout) from exc
+        failpoint("after_db_commit")
+        log.info("registry_written", path=str(self.path), generation=doc.generation,
+                 changed_models=len(changed), removed_models=len(removed), actor=actor)
+        return changed
+
+    @staticmethod
+    def _db_size(conn: sqlite3.Connection) -> int:
+        pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        return pages * int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+    @staticmethod
+    def _write_head(conn: sqlite3.Connection, doc: RegistryDoc) -> None:
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                         [("generation", str(doc.generation)), ("updated_at", doc.updated_at),
+                          ("last_scan_at", json.dumps(doc.last_scan_at))])
+        stored = [codec.dec(r[0]) for r in conn.execute("SELECT path FROM roots ORDER BY position")]
+        if stored != list(doc.roots):
+            conn.execute("DELETE FROM roots")
+            conn.executemany("INSERT INTO roots (position, path) VALUES (?, ?)",
+                             [(i, codec.enc(r)) for i, r in enumerate(doc.roots)])
+
+    def _after_commit(self, doc: RegistryDoc, changed: set[str] | None) -> None:
+        """Derived files after a transaction (still under the lock)."""
+        if changed is not None:
+            self._backup_due = True
+            self._view_due = True
         if self.config.write_model_metadata:
-            self._write_metadata(doc, set(doc.models))
-        return doc
+            self._write_metadata(doc, changed or set())
+        if self._view_due and self.write_view_now:
+            self.write_view()
+        if self._backup_due:
+            self._backup(force=False)
 
+    # -- derived files ---------------------------------------------------------------------
+
+    def write_view(self) -> None:
+        """Write ``model_registry.json`` from the database now (caller holds the lock or
+        accepts a concurrent rewrite; each write is atomic)."""
+        conn = self._conn
+        if conn is None:
+            return
+        legacy = self._legacy_json()
+        if legacy is not None:  # e.g. killed between the import's two renames: keep it
+            kept = jsonimport.set_aside_json(legacy)
+            log.warning("json_registry_kept", path=str(legacy), kept_as=str(kept))
+        try:
+            write_view(conn, self.view_path)
+        except sqlite3.Error as exc:
+            raise db.translate(exc, self.path, "writing the view", self.timeout) from exc
+        self._view_due = False
+        self._last_view = time.monotonic()
+
+    def flush_derived(self, *, final: bool = False) -> None:
+        """Write the derived files that are due (takes the lock when there is work).
+
+        With ``write_view_now`` off (the service), commits only mark the view stale; this
+        writes it at most every ``view_interval`` seconds, and a backup at most every
+        ``backup_interval``; ``final`` (on stop) writes whatever is still due.
+
+        Raises:
+            StoreError: a derived file could not be written (the database is unaffected).
+        """
+        now = time.monotonic()
+        view = self._view_due and (final or now - self._last_view >= self.view_interval)
+        backup = self._backup_due and (final or now - self._last_backup >= self.backup_interval)
+        if not (view or backup) or not self.path.exists():
+            return
+        with self._lock.hold("derived files"), self._session():
+            if view:
+                self.write_view()
+            if backup:
+                self._backup(force=True)
+
+    def _backup(self, *, force: bool) -> None:
+        if not (self.config.registry_backup and self.config.backup_count > 0):
+            self._backup_due = False
+            return
+        now = time.monotonic()
+        if not force and now - self._last_backup < self.backup_interval:
+            return
+        conn = self._conn
+        if conn is None:
+            return
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        bk.make_backup(conn, self.backup_dir, stem=self.path.stem,
+                       store_id=str(meta.get("store_id", "0" * 16)),
+                       generation=int(meta.get("generation", 0)), keep=self.config.backup_count)
+        self._last_backup = now
+        self._backup_due = False
 
     def _cleanup_temps(self) -> None:
-        removed = remove_stale_temps(self.path.parent, self.path.name)
-        removed += remove_stale_temps(self.backup_dir, f"{self.path.stem}.*{self.path.suffix}")
+        removed = remove_stale_temps(self.view_path.parent, self.view_path.name)
+        for pattern in (f".{self.path.name}.*.tmp", f".{self.path.name}.*.tmp-journal"):
+            for tmp in self.path.parent.glob(pattern):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                    removed.append(tmp)
+        if self.backup_dir.is_dir():
+            for tmp in self.backup_dir.glob(f".{self.path.stem}.*.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                    removed.append(tmp)
         if removed:
             log.info("stale_temp_files_removed", path=str(self.path),
                      files=[str(p) for p in removed])
 
-
-    @contextmanager
-    def transaction(self, *, actor: str = "gnn-registry") -> Iterator[RegistryDoc]:
-        """Read-modify-write the registry under the lock.
-
-        Yields the loaded (or recovered) document. On normal exit, if its JSON changed, the
-        generation is incremented, ``updated_at`` set, the current file kept as a backup,
-        the registry replaced atomically and changed models' metadata files written. On an
-        exception inside the block nothing is written and the exception propagates.
-
-        Args:
-            actor: who is writing (logged, and named in the lock owner file).
-
-        Yields:
-            The document to change in place.
-
-        Raises:
-            StoreBusyError: the lock was not taken within ``config.lock_timeout``.
-            StoreCorruptError: the registry and every backup are corrupt.
-            StoreError: a write step failed (the previous registry is left intact, except
-                for metadata files, which are written after the registry).
-            RuntimeError: a transaction on this registry is already open in this thread.
-        """
-        with self._lock.hold(actor):
-            self._cleanup_temps()
-            doc = self._load_locked()
-            before = _head(doc)
-            on_disk = self.path.exists()
-            yield doc
-            self._commit(doc, before, actor, backup_current=on_disk)
-
-    def _commit(self, doc: RegistryDoc, before: tuple[Any, ...], actor: str, *,
-                backup_current: bool) -> None:
-        doc.models.flush()
-        changed, removed = doc.models.take_changes()
-        if not changed and not removed and _head(doc) == before:
-            return
-        loaded_generation = int(before[1])
-        doc.generation = max(doc.generation, loaded_generation) + 1
-        doc.updated_at = utc_now()
-        data = encoding(doc)
-        limit = int(self.config.max_registry_size * 1024 * 1024)
-        if data.size > limit and self.prune_hook is not None and self.prune_hook(doc, limit):
-            data = encoding(doc)
-            more, gone = doc.models.take_changes()
-            changed |= more
-            removed |= gone
-        if data.size > limit:
-            log.warning("registry_over_size", path=str(self.path), size=data.size, limit=limit)
-        if self.config.write_model_metadata:
-            for mid in changed:
-                check_model_id(mid)
-        if backup_current and self.config.registry_backup and self.config.backup_count > 0:
-            make_backup(self.path, self.backup_dir, loaded_generation, self.config.backup_count)
-        self._cached = None
-        write_atomic(self.path, data.chunks(), crash_points=True)  # streamed, never joined
-        self._remember(doc, data.first_line, data.size)
-        failpoint("after_registry_write")
-        # Debug: the per-file events it covers are logged after it (a change is acknowledged
-        # after its commit), so at info it read backwards; the batch/scan event follows them.
-        log.debug("registry_written", path=str(self.path), generation=doc.generation,
-                 models=len(doc.models), changed_models=len(changed), size=data.size,
-                 actor=actor)
-        if self.config.write_model_metadata:
-            self._write_metadata(doc, changed)
-
-
     def metadata_path(self, model_id: str) -> Path:
-        """Where the metadata file of ``model_id`` goes.
-
-        Args:
-            model_id: the model id.
-
-        Returns:
-            ``registry_dir/<model_id>/<model_id>_metadata.json``.
+        """``registry_dir/<model_id>/<model_id>_metadata.json``.
 
         Raises:
             StoreError: the id is not directory-safe.
@@ -353,10 +540,14 @@ class RegistryStore:
 
     def _write_metadata(self, doc: RegistryDoc, changed: set[str]) -> None:
         models = doc.models
+        every = "*" in self._metadata_dirty
+        self._metadata_dirty.discard("*")
         todo = {mid for mid in changed | self._metadata_dirty if mid in models}
         base = os.fspath(self.config.registry_dir)
-        for mid in models:  # plain stat calls, only for models not already due: every write
-            if mid not in todo:
+        for mid in models:  # a missing file is written again (one stat per model)
+            if every:
+                todo.add(mid)
+            elif mid not in todo:
                 try:
                     os.stat(f"{base}/{mid}/{mid}_metadata.json")  # noqa: PTH116 - hot loop
                 except OSError:
@@ -365,80 +556,70 @@ class RegistryStore:
         self._metadata_dirty = set(pending)
         write_metadata_files(self._metadata_items(doc, pending), count=len(pending))
         self._metadata_dirty.clear()
+        if pending:
+            failpoint("after_metadata_write")
 
     def _metadata_items(self, doc: RegistryDoc,
                         pending: list[str]) -> Iterator[tuple[Path, bytes]]:
-        """Each pending model's target and body, built one at a time (never all held)."""
         for mid in pending:
             path = self.metadata_path(mid)
-            # Crash leftovers of an earlier metadata write (we hold the lock).
             remove_stale_temps(path.parent, path.name)
             yield path, metadata_body(doc.models.raw(mid))
 
-
     def write_summary(self, summary: dict[str, Any]) -> Path:
-        """Atomically write ``registry_dir/model_registry_summary.json``.
-
-        Args:
-            summary: a JSON-serialisable dict (non-JSON values are written with ``str``).
-
-        Returns:
-            The summary file's path.
+        """Atomically write ``registry_dir/model_registry_summary.json`` (a report: no fsync).
 
         Raises:
             StoreError: the write failed (the previous summary is left intact).
         """
         target = self.config.registry_dir / SUMMARY_FILENAME
-        # Streamed (it may list 10,000 changes); a report, not a record: no fsync.
         write_atomic(target, readable_chunks(summary), durable=False)
         return target
 
-    def backups(self) -> list[Path]:
-        """The registry's backups, newest first.
-
-        Returns:
-            Paths in ``backup_dir`` named ``<stem>.<generation>.json``.
-        """
-        return [path for _generation, path in list_backups(self.backup_dir, self.path)]
+    # -- operator commands -----------------------------------------------------------------
 
     def restore(self, backup: Path | None = None, *,
                 actor: str = "gnn-registry") -> RegistryDoc:
-        """Replace the registry with a backup, under the lock.
+        """Replace the registry's content with a backup, under the lock.
 
-        The current file is kept first (as a backup, or as a ``.corrupt-`` copy when it does
-        not decode). The restored document gets generation ``max(current, backup, every
-        backup's) + 1``.
+        The current database is backed up first (or set aside as ``.corrupt-`` when it is
+        not sound). The restored registry gets generation ``max(every backup's) + 1``.
 
         Args:
-            backup: the backup file (a path, or a name inside ``backup_dir``); the newest
+            backup: a backup file (a path, or a name inside ``backup_dir``); the newest
                 valid backup when ``None``.
             actor: who asked (logged).
 
         Returns:
-            The restored document.
+            The restored document (a snapshot).
 
         Raises:
             NotFoundError: the named backup does not exist, or there are no backups.
-            StoreCorruptError: the named backup (or every backup) does not decode.
+            StoreCorruptError: the named backup (or every backup) is not valid.
             StoreBusyError: the lock was not taken in time.
             StoreError: a write step failed.
         """
         with self._lock.hold(actor):
             self._cleanup_temps()
-            self._cached = None
-            doc = recovery.restore(self, backup, actor)
-            if self.config.write_model_metadata:
-                self._write_metadata(doc, set(doc.models))
-            return doc
+            chosen = recovery.pick(self, backup)
+            try:
+                recovery.restore_locked(self, chosen, actor)
+            finally:
+                self._close_writer()
+        return self.load()
 
     def verify(self) -> list[str]:
-        """Integrity problems of the registry file, its backups and metadata files.
+        """Integrity problems of the database, its backups, the view and metadata files.
+
+        Read-only, safe while writers are active.
 
         Returns:
             One human-readable line per problem; empty when everything checks out.
         """
-        return recovery.verify(self)
+        from registry.storage.verify import verify  # noqa: PLC0415 - keeps this module short
+
+        return verify(self)
 
 
-__all__ = ["BACKUP_DIRNAME", "SUMMARY_FILENAME", "PruneHook", "RegistryStore",
-           "check_model_id"]
+__all__ = ["BACKUP_DIRNAME", "DB_SUFFIX", "SUMMARY_FILENAME", "PruneHook", "RegistryStore",
+           "check_model_id", "database_path", "view_path"]

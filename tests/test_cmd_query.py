@@ -113,10 +113,12 @@ class TestList:
         assert code == 1
         assert "unknown state" in err
 
-    def test_empty_registry(self, tmp_path, capsys):
-        """Listing a registry that does not exist yet prints no models."""
-        code, out, _ = Cli(tmp_path / "none", capsys)("list")
-        assert (code, out.strip()) == (0, "no models")
+    def test_no_registry(self, tmp_path, capsys):
+        """Listing where there is no registry says so, exits 1 and creates nothing."""
+        code, out, err = Cli(tmp_path / "none", capsys)("list")
+        assert (code, out.strip()) == (1, "")
+        assert "no registry at" in err
+        assert not (tmp_path / "none").exists()
 
 
 class TestShowHistoryDiffDeps:
@@ -250,8 +252,9 @@ class TestCuration:
         assert cli("show", "agent")[0] == 1
         assert cli.json("search", "agent")[1] == []
         assert cli("delete", "agent")[0] == 1
-        raw = json.loads(cli.store.path.read_text(encoding="utf-8"))
-        assert raw["models"]["agent"]["deleted"] is True
+        assert cli.store.load().models["agent"].deleted is True  # kept: the id stays reserved
+        view = json.loads(cli.store.view_path.read_text(encoding="utf-8"))
+        assert "agent" not in view["models"]
         sibling = cli.store.load().models["sibling"]
         assert [(r.type, r.target) for r in sibling.relationships] == [
             ("depends_on_unresolved", "agent")]
@@ -282,15 +285,40 @@ class TestVerifyRestore:
         assert code == 1
         assert "not a regular file" in out
 
-    def test_restore_newest_backup(self, cli):
-        """restore brings back the state before the last change and keeps counting up."""
+    def test_restore_named_backup(self, cli):
+        """restore NAME brings back the state it holds and keeps counting up."""
+        before = cli.store.backups()[0]  # taken after the last write before the change
         assert cli("state", "agent", "archived", "--reason", "x")[0] == 0
         generation = cli.store.load().generation
-        code, data = cli.json("restore")
+        code, data = cli.json("restore", before.name)
         assert code == 0
         restored = cli.store.load()
         assert restored.models["agent"].state == "active"
         assert data["generation"] == restored.generation > generation
+        assert data["restored_from"] == str(before)
+
+    def test_restore_without_name_refuses_on_a_healthy_registry(self, cli):
+        """A bare restore on a sound registry exits 1 with a hint; --latest restores."""
+        code, _, err = cli("restore")
+        assert code == 1
+        assert "--latest" in err
+        assert "--list" in err
+        newest = cli.store.backups()[0]
+        code, out, _ = cli("restore", "--latest")
+        assert code == 0
+        assert newest.name in out
+
+    def test_restore_list(self, cli):
+        """restore --list names each backup with its generation, time and model count."""
+        code, rows = cli.json("restore", "--list")
+        assert code == 0
+        assert [r["name"] for r in rows] == [p.name for p in cli.store.backups()]
+        assert rows[0]["generation"] == cli.store.load().generation
+        assert rows[0]["models"] == cli.store.load().live_count()
+        code, out, _ = cli("restore", "--list")
+        assert code == 0
+        assert rows[0]["name"] in out
+        assert "GENERATION" in out
 
     def test_restore_unknown_backup_exits_1(self, cli):
         """Naming a backup that does not exist exits 1."""

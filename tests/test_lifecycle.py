@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from registry import lifecycle
-from registry.backups import encode
 from registry.config import Config
 from registry.errors import NotFoundError, TransitionError
+from registry.pruning import doc_size
 from registry.records import ModelEntry, RegistryDoc, VersionRecord
 
 ACTOR = "tester"
@@ -324,18 +324,18 @@ class TestPrune:
         """A registry already under the limit is left untouched."""
         doc = make_doc(make_entry("m", versions=("1.0.0", "2.0.0"), metadata=BIG))
         before = doc.to_dict()
-        assert not lifecycle.prune_versions(doc, len(encode(doc)) + 10)
+        assert not lifecycle.prune_versions(doc, doc_size(doc) + 10)
         assert doc.to_dict() == before
 
     def test_prunes_oldest_unheld_versions_first_and_keeps_identity(self):
         """Old versions lose metadata but keep number, sha256 and registration time."""
         entry = make_entry("m", versions=("1.0.0", "1.1.0", "1.2.0", "2.0.0"), metadata=BIG)
         doc = make_doc(entry)
-        full = len(encode(doc))
+        full = doc_size(doc)
         probe = RegistryDoc.from_dict(doc.to_dict())
         first = probe.models["m"].versions[0]
         first.metadata, first.findings, first.pruned = {}, [], True
-        saving = full - len(encode(probe))
+        saving = full - doc_size(probe)
         assert lifecycle.prune_versions(doc, full - saving // 2)
         pruned = [v.version for v in entry.versions if v.pruned]
         assert pruned == ["1.0.0"]
@@ -363,9 +363,9 @@ class TestPrune:
         entries = [make_entry(f"m{i}", versions=("1.0.0", "2.0.0"), metadata=BIG)
                    for i in range(4)]
         doc = make_doc(*entries)
-        limit = len(encode(doc)) - 100
+        limit = doc_size(doc) - 100
         assert lifecycle.prune_versions(doc, limit)
-        assert len(encode(doc)) <= limit
+        assert doc_size(doc) <= limit
         assert sum(v.pruned for e in entries for v in e.versions) == 1
 
     def test_hook_follows_the_config_switch(self):
@@ -387,7 +387,7 @@ class TestPrune:
         probe = make_doc(entry())
         for rec in probe.models["m"].versions[:-1]:
             rec.metadata, rec.findings, rec.pruned = {}, [], True
-        limit = len(encode(probe)) + 1000  # room for the history event and the header
+        limit = doc_size(probe) + 1000  # room for the history event and the header
         config = Config(output_dir=tmp_path, cleanup_old_versions=True,
                         max_registry_size=limit / (1024 * 1024), write_model_metadata=False)
         store = RegistryStore(config)
@@ -395,6 +395,6 @@ class TestPrune:
         with capture_logs() as logs, store.transaction(actor=ACTOR) as doc:
             doc.models["m"] = entry()
         saved = store.load().models["m"]
-        assert len(store.path.read_bytes()) <= limit
+        assert doc_size(store.load()) <= limit
         assert [v.pruned for v in saved.versions] == [True, True, True, False]
         assert not any(e["event"] == "registry_over_size" for e in logs)

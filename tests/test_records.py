@@ -1,17 +1,20 @@
-"""The registry file layout (one model per line, checksums, index rows) and the lazy models."""
+"""The database layout (tables, text encoding, derived family edges), the in-memory
+documents, the JSON import of earlier registries, and the metadata file bodies."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from registry.backups import decode
 from registry.config import Config
-from registry.docfile import InvalidRegistryError, encode, read_index
+from registry.entries import Relationship
 from registry.metafiles import metadata_body, write_metadata_files
 from registry.records import RegistryDoc
+from registry.storage import codec
+from registry.storage.jsonimport import IMPORTED_SUFFIX, NotImportableError, decode_json
 from registry.store import RegistryStore
 from tests.helpers import make_entry
 
@@ -28,114 +31,135 @@ def write(store: RegistryStore, *model_ids: str) -> None:
             doc.models[mid] = make_entry(mid)
 
 
+def query(store: RegistryStore, sql: str, *args: object) -> list[tuple[object, ...]]:
+    """Rows of a read-only SQL query on the database (plain sqlite3)."""
+    conn = sqlite3.connect(store.path)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
 class TestLayout:
-    def test_file_is_json_with_one_model_per_line(self, store: RegistryStore) -> None:
-        """The file parses as one JSON document and each model sits on its own line."""
-        write(store, "b", "a", "c")
-        data = store.path.read_bytes()
-        parsed = json.loads(data)
-        assert sorted(parsed["models"]) == ["a", "b", "c"]
-        lines = data.decode().splitlines()
-        model_lines = lines[lines.index('},"models":{') + 1:-1]
-        assert [json.loads("{" + line.rstrip(",") + "}").popitem()[0]
-                for line in model_lines] == ["a", "b", "c"]
-        assert parsed["model_count"] == 3
-        assert set(parsed["index"]) == {"a", "b", "c"}
-
-    def test_round_trip_keeps_every_field(self, store: RegistryStore) -> None:
-        """Decoding the bytes gives back the entries that were written."""
-        entry = make_entry("m1")
-        entry.tags = ["x", "ü"]
-        doc = RegistryDoc(models={"m1": entry}, generation=4, roots=["/r"])
-        back = decode(encode(doc))
-        assert back.models["m1"].to_dict() == entry.to_dict()
-        assert (back.generation, back.roots) == (4, ["/r"])
-
-    def test_empty_registry_round_trips(self) -> None:
-        """A document without models encodes to valid JSON and decodes to no models."""
-        data = encode(RegistryDoc(generation=2))
-        assert json.loads(data)["models"] == {}
-        assert len(decode(data).models) == 0
-
-    def test_edited_model_line_fails_the_checksum(self, store: RegistryStore) -> None:
-        """Changing a byte inside a model line (still valid JSON) is detected as corruption."""
-        write(store, "a")
-        data = store.path.read_bytes().replace(b'"Model a"', b'"Model z"')
-        json.loads(data)
-        with pytest.raises(InvalidRegistryError, match="checksum"):
-            decode(data)
-
-    def test_torn_file_is_rejected(self, store: RegistryStore) -> None:
-        """A file cut short is not a registry."""
+    def test_one_row_per_model_and_version(self, store: RegistryStore) -> None:
+        """Models, versions, history and tags each live in their own table."""
         write(store, "a", "b")
-        data = store.path.read_bytes()
-        with pytest.raises(InvalidRegistryError):
-            decode(data[:len(data) // 2])
-
-    def test_checksum_mismatch_recovers_from_backup(self, store: RegistryStore) -> None:
-        """A registry failing its checksum is replaced by the newest valid backup on load."""
-        write(store, "a")
-        write(store, "b")
-        data = store.path.read_bytes().replace(b'"Model b"', b'"Model y"')
-        store.path.write_bytes(data)
-        fresh = RegistryStore(store.config)
-        assert sorted(fresh.load().models) == ["a"]
-
-    def test_indented_file_without_checksum_loads_via_general_path(
-            self, store: RegistryStore) -> None:
-        """A hand-written indented registry (no checksum) loads and is rewritten compactly."""
-        doc = {"schema_version": 1, "generation": 3, "models": {"a": make_entry("a").to_dict()}}
-        store.path.parent.mkdir(parents=True)
-        store.path.write_text(json.dumps(doc, indent=2), "utf-8")
-        assert store.load().models["a"].model_name == "Model a"
-        write(store, "b")
-        parsed = json.loads(store.path.read_bytes())
-        assert "checksum" in parsed
-        assert sorted(parsed["models"]) == ["a", "b"]
-
-
-class TestLazyModels:
-    def test_entries_are_decoded_only_on_access(self, store: RegistryStore) -> None:
-        """Loading decodes no entry; reading an index row does not decode one either."""
-        write(store, "a", "b")
-        doc = RegistryStore(store.config).load()
-        assert doc.models.row("a")["file_path"] == "models/a.md"
-        assert not doc.models.is_decoded("a")
-        assert doc.models["a"].model_id == "a"
-        assert doc.models.is_decoded("a")
-        assert not doc.models.is_decoded("b")
-
-    def test_index_only_read_decodes_from_the_same_file(self, store: RegistryStore) -> None:
-        """An index-only document reads an entry later, even after the file was replaced."""
-        write(store, "a")
-        doc = read_index(store.path)
-        assert doc is not None
-        write(store, "b")
-        assert list(doc.models) == ["a"]
-        assert doc.models["a"].model_name == "Model a"
-
-    def test_unchanged_transaction_writes_nothing(self, store: RegistryStore) -> None:
-        """Reading an entry inside a transaction without changing it does not write."""
-        write(store, "a")
-        before = store.path.stat().st_ino
         with store.transaction() as doc:
-            assert doc.models["a"].version == "1.0.0"
-        assert store.path.stat().st_ino == before
+            doc.models["a"].tags = ["x", "y"]
+        assert query(store, "SELECT id FROM models ORDER BY id") == [("a",), ("b",)]
+        assert query(store, "SELECT model_id, version FROM versions ORDER BY model_id") == [
+            ("a", "1.0.0"), ("b", "1.0.0")]
+        assert query(store, "SELECT tag FROM tags WHERE model_id = 'a' ORDER BY position") == [
+            ("x",), ("y",)]
+        assert query(store, "PRAGMA journal_mode") == [("wal",)]
+        assert query(store, "PRAGMA user_version")[0][0] >= 1
 
-    def test_row_follows_a_changed_entry(self, store: RegistryStore) -> None:
-        """The index row of a decoded entry reflects changes made to it."""
-        write(store, "a")
+    def test_same_family_edges_are_derived_not_stored(self, store: RegistryStore) -> None:
+        """Members of a family (same signature) link to each other on read; no edge rows."""
         with store.transaction() as doc:
-            doc.models["a"].state = "archived"
-            assert doc.models.row("a")["state"] == "archived"
-        assert RegistryStore(store.config).load().models.row("a")["state"] == "archived"
+            for mid in ("f1", "f2", "f3"):
+                entry = make_entry(mid)
+                entry.metadata["signature"] = "sig-1"
+                entry.versions[0].metadata["signature"] = "sig-1"
+                entry.relationships = [Relationship("renamed_from", f"/old/{mid}.md")]
+                doc.models[mid] = entry
+        assert query(store, "SELECT count(*) FROM relationships WHERE type = 'same_family'"
+                     ) == [(0,)]
+        entry = store.load().models["f2"]
+        assert [(r.type, r.target) for r in entry.relationships] == [
+            ("renamed_from", "/old/f2.md"), ("same_family", "f1"), ("same_family", "f3")]
 
-    def test_change_by_another_process_is_seen(self, store: RegistryStore) -> None:
-        """A store's cached document is not used once another writer replaced the file."""
+    @pytest.mark.parametrize("text", ["plain", "caf\u00e9", "bad\udcff-bytes", "\ud800lone"])
+    def test_text_round_trips_through_the_encoding(self, text: str) -> None:
+        """Any str, lone surrogates included, survives enc/dec (TEXT or BLOB)."""
+        stored = codec.enc(text)
+        assert isinstance(stored, str) == (text.isascii() or "\u00e9" in text)
+        assert codec.dec(stored) == text
+        assert codec.jload(codec.jdump({"p": text})) == {"p": text}
+
+
+class TestDocuments:
+    def test_hand_built_document_tracks_changes(self) -> None:
+        """An in-memory document reports what was set and deleted."""
+        doc = RegistryDoc(models={"a": make_entry("a"), "b": make_entry("b")})
+        doc.models.take_changes()
+        doc.models["c"] = make_entry("c")
+        del doc.models["a"]
+        assert doc.models.take_changes() == ({"c"}, {"a"})
+        assert doc.live_count() == 2
+        assert doc.models.row("b")["file_path"] == "models/b.md"
+
+    def test_read_only_snapshot_never_writes(self, store: RegistryStore) -> None:
+        """Changing a snapshot's entry in memory does not reach the database."""
         write(store, "a")
-        write(RegistryStore(store.config), "b")
-        with store.transaction() as doc:
-            assert sorted(doc.models) == ["a", "b"]
+        snapshot = store.load()
+        snapshot.models["a"].description = "in memory only"
+        snapshot.models.flush()
+        assert store.load().models["a"].description == ""
+
+
+V1_REGISTRY = {
+    "schema_version": 1, "generation": 7, "updated_at": "2026-11-01T00:00:00.000000Z",
+    "last_scan_at": "2026-11-01T00:00:00.000000Z", "roots": ["/data/models"],
+}
+
+
+def v1_file(path: Path) -> dict[str, object]:
+    """Write a schema-1 registry with curation, history and a deleted model; return it."""
+    live = make_entry("live", version="1.0.1")
+    live.versions.insert(0, make_entry("live").versions[0])
+    live.tags = ["t1"]
+    live.aliases = {"prod": "1.0.0"}
+    live.state = "deprecated"
+    gone = make_entry("gone")
+    gone.deleted = True
+    data = {**V1_REGISTRY, "models": {"gone": gone.to_dict(), "live": live.to_dict()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2), "utf-8")
+    return data
+
+
+STEP4 = {"models": {"m1": {
+    "model_id": "m1", "name": "Model One", "description": "d", "current_version": "1.1.0",
+    "tags": ["pomdp"], "metadata": {"variables": 3, "file_path": "/x/m1.md"},
+    "created_at": "2026-01-01T00:00:00", "updated_at": "2026-01-02T00:00:00",
+    "versions": {
+        "1.1.0": {"version": "1.1.0", "hash": "b" * 64, "created_at": "2026-01-02T00:00:00",
+                  "metadata": {"variables": 3}},
+        "1.0.0": {"version": "1.0.0", "hash": "a" * 64, "created_at": "2026-01-01T00:00:00",
+                  "metadata": {"variables": 2}}}}}}
+
+
+class TestJsonImport:
+    def test_schema_1_registry_is_imported_losing_nothing(self, store: RegistryStore) -> None:
+        """Versions, history, aliases, tags, states and deleted ids all survive the import;
+        the original file is kept under a new name."""
+        data = v1_file(store.view_path)
+        doc = store.load()
+        for mid, raw in data["models"].items():  # type: ignore[attr-defined]
+            assert doc.models[mid].to_dict() == raw
+        assert doc.roots == ["/data/models"]
+        kept = store.view_path.with_name(store.view_path.name + IMPORTED_SUFFIX)
+        assert json.loads(kept.read_text("utf-8")) == data
+        assert store.load().models["gone"].deleted
+
+    def test_step4_registry_is_imported(self, store: RegistryStore) -> None:
+        """A reference step-4 registry: ids, names, versions by hash, tags."""
+        store.view_path.parent.mkdir(parents=True)
+        store.view_path.write_text(json.dumps(STEP4), "utf-8")
+        entry = store.load().models["m1"]
+        assert (entry.model_name, entry.version, entry.tags) == ("Model One", "1.1.0", ["pomdp"])
+        assert [(v.version, v.sha256) for v in entry.versions] == [
+            ("1.0.0", "a" * 64), ("1.1.0", "b" * 64)]
+        assert entry.sha256 == "b" * 64
+        assert entry.file_path == "/x/m1.md"
+
+    @pytest.mark.parametrize("payload", [b"[" * 100_000, b"{\"models\": 3}", b"\xff\xfe",
+                                         b'{"schema_version": 9, "models": {}}'])
+    def test_unimportable_json_is_refused_clearly(self, payload: bytes) -> None:
+        """Deep nesting, a wrong shape, bad UTF-8 or an unknown version: NotImportableError."""
+        with pytest.raises(NotImportableError):
+            decode_json(payload)
 
 
 class TestMetadataFiles:
@@ -145,6 +169,12 @@ class TestMetadataFiles:
         body = metadata_body(data)
         assert json.loads(body) == data
         assert body.count(b"\n") > len(data)
+
+    def test_body_keeps_non_utf8_paths(self) -> None:
+        """A surrogate-escaped file name is written as a JSON escape and reads back equal."""
+        entry = make_entry("m")
+        entry.file_path = "dir/\udcffname.md"
+        assert json.loads(metadata_body(entry.to_dict()))["file_path"] == "dir/\udcffname.md"
 
     @pytest.mark.parametrize("count", [3, 12])
     def test_batch_write_replaces_every_file(self, tmp_path: Path, count: int) -> None:

@@ -28,7 +28,7 @@ class TestRandomKills:
         out, models = tmp_path / "out", tmp_path / "models"
         server = ForkServer(out, models)
         try:
-            result = server.round(1, kill_after=None, failpoint="after_registry_write")
+            result = server.round(1, kill_after=None, failpoint="after_db_commit")
         finally:
             server.close()
         assert result.acks == []
@@ -55,7 +55,7 @@ class TestFailpoints:
             assert second.problems == []
             assert check_scan_invariants(out, acks) == []
             # A new writer process continues after the crash.
-            third = server.round(3, kill_after=0.2)
+            third = server.round(3, kill_after=0.5)
         finally:
             server.close()
         assert third.problems == []

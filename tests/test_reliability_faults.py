@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,29 +16,41 @@ import pytest
 
 from daemon.registryd import main as registryd_main
 from registry.config import Config
+from registry.storage.db import read_generation
 from registry.store import RegistryStore
 from tests.helpers.daemon import gnn_text, running_daemon, write
-from tests.helpers.faults import MATCHERS, Injector, Match, dir_fsync_matcher
+from tests.helpers.faults import DB_COMMIT, MATCHERS, Injector, Match
 
 REPO = Path(__file__).resolve().parents[1]
 HOLDER = Path(__file__).resolve().parent / "helpers" / "writer.py"
 FAULTINJECT = Path(__file__).resolve().parent / "helpers" / "faultinject"
 
-# (step, errno, text the error must contain, registry byte-identical afterwards)
+# (step, errno, text the error must contain, registry unchanged afterwards)
 SCAN_CASES: dict[str, tuple[str, int, str, bool]] = {
-    "temp_write_enospc": ("temp_write", errno.ENOSPC, "no space left on device", True),
-    "temp_write_eio": ("temp_write", errno.EIO, "input/output error", True),
-    "temp_fsync_eio": ("temp_fsync", errno.EIO, "input/output error", True),
-    "temp_fsync_enospc": ("temp_fsync", errno.ENOSPC, "no space left on device", True),
-    "replace_eio": ("replace", errno.EIO, "input/output error", True),
-    "backup_link_eio": ("backup_link", errno.EIO, "input/output error", True),
-    "backup_link_enospc": ("backup_link", errno.ENOSPC, "no space left on device", True),
-    # After the rename: the new registry is complete and visible, the error is still fatal.
-    "dir_fsync_eio": ("dir_fsync", errno.EIO, "input/output error", False),
+    "db_commit_enospc": (DB_COMMIT, errno.ENOSPC, "no space left on device", True),
+    "db_commit_eio": (DB_COMMIT, errno.EIO, "input/output error", True),
+    # After the commit: the new registry is complete and visible, the error is still fatal
+    # (and the next write repairs the derived file or makes the missed backup).
+    "view_write_enospc": ("view_write", errno.ENOSPC, "no space left on device", False),
+    "view_write_eio": ("view_write", errno.EIO, "input/output error", False),
+    "view_replace_eio": ("view_replace", errno.EIO, "input/output error", False),
+    "backup_fsync_eio": ("backup_fsync", errno.EIO, "input/output error", False),
+    "backup_link_enospc": ("backup_link", errno.ENOSPC, "no space left on device", False),
     "metadata_write_enospc": ("metadata_write", errno.ENOSPC, "no space left on device", False),
     "metadata_write_eio": ("metadata_write", errno.EIO, "input/output error", False),
     "summary_write_enospc": ("summary_write", errno.ENOSPC, "no space left on device", False),
 }
+
+
+def generation(out: Path) -> int:
+    """The registry database's generation (read from a copy: the folder may be read-only)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in ("model_registry.sqlite3", "model_registry.sqlite3-wal"):
+            if (out / name).exists():
+                shutil.copyfile(out / name, Path(scratch) / name)
+        found = read_generation(Path(scratch) / "model_registry.sqlite3")
+    assert found is not None
+    return found[0]
 
 
 @pytest.fixture(name="inject")
@@ -69,9 +83,9 @@ def leftovers(out: Path) -> list[Path]:
     return sorted(p for p in out.rglob(".*.tmp"))
 
 
-def matcher(step: str, out: Path) -> tuple[str, Match]:
-    """The os function and predicate failing ``step``."""
-    return dir_fsync_matcher(out) if step == "dir_fsync" else MATCHERS[step]
+def matcher(step: str) -> tuple[str, Match]:
+    """The os function (or the commit) and predicate failing ``step``."""
+    return (DB_COMMIT, lambda *_: True) if step == DB_COMMIT else MATCHERS[step]
 
 
 class TestScanFaults:
@@ -83,10 +97,10 @@ class TestScanFaults:
         models, out = tree
         step, code, cause, intact = SCAN_CASES[case]
         registry = out / "model_registry.json"
-        before = registry.read_bytes()
+        before = generation(out)
         change(models)
         capsys.readouterr()
-        func, match = matcher(step, out)
+        func, match = matcher(step)
         inject.fail(func, code, match)
         status = scan(models, out)
         inject.undo()
@@ -97,9 +111,8 @@ class TestScanFaults:
         assert cause in err
         assert "Traceback" not in err
         assert leftovers(out) == []
-        json.loads(registry.read_bytes())
-        if intact:
-            assert registry.read_bytes() == before
+        json.loads(registry.read_bytes())  # the view is whole (old or new), never torn
+        assert (generation(out) == before) is intact
         # Once the fault clears, the next scan completes the work.
         assert scan(models, out) == 0
         doc = RegistryStore(Config(output_dir=out)).load()
@@ -109,7 +122,7 @@ class TestScanFaults:
 
     def test_erofs_at_open_is_fatal(self, tree: tuple[Path, Path], inject: Injector,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-        """A read-only filesystem reported at the temp file's creation: exit 2, named cause."""
+        """A read-only filesystem reported at the view's temp file: exit 2, named cause."""
         models, out = tree
         before = (out / "model_registry.json").read_bytes()
         change(models)
@@ -122,6 +135,8 @@ class TestScanFaults:
         assert inject.hits >= 1
         assert "read-only file system" in capsys.readouterr().err
         assert (out / "model_registry.json").read_bytes() == before
+        assert scan(models, out) == 0  # the next write brings the view up to date
+        assert RegistryStore(Config(output_dir=out)).verify() == []
 
 
 @pytest.fixture(name="read_only")
@@ -147,14 +162,14 @@ class TestReadOnlyOutput:
                                            capsys: pytest.CaptureFixture[str]) -> None:
         """A really read-only output folder: exit 2 naming the cause, registry untouched."""
         models, out = tree
-        before = (out / "model_registry.json").read_bytes()
+        before = generation(out)
         change(models)
         capsys.readouterr()
         assert scan(models, out) == 2
         err = capsys.readouterr().err
-        assert "read-only file system" in err
+        assert "read-only file system" in err or "readonly" in err
         assert "Traceback" not in err
-        assert (out / "model_registry.json").read_bytes() == before
+        assert generation(out) == before
 
 
 class TestStuckLock:
@@ -163,7 +178,7 @@ class TestStuckLock:
                                         monkeypatch: pytest.MonkeyPatch) -> None:
         """A lock held by a stuck process: exit 2, the message names the holder's pid."""
         models, out = tree
-        before = (out / "model_registry.json").read_bytes()
+        before = generation(out)
         change(models)
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         holder = subprocess.Popen([sys.executable, str(HOLDER), str(out), "--hold"],
@@ -184,11 +199,11 @@ class TestStuckLock:
                     pipe.close()
         assert "busy" in err
         assert f"pid {holder.pid}" in err
-        assert (out / "model_registry.json").read_bytes() == before
+        assert generation(out) == before
 
 
 class TestServiceFaults:
-    @pytest.mark.parametrize("fault", ["temp_fsync EIO", "temp_write ENOSPC"])
+    @pytest.mark.parametrize("fault", ["db_commit EIO", "db_commit ENOSPC"])
     def test_service_reports_write_failure_and_keeps_watching(
             self, tmp_path: Path, fault: str) -> None:
         """A failed registry write is logged; the service stays up and catches up later."""
@@ -198,7 +213,7 @@ class TestServiceFaults:
                "GNNR_FAULT_CONTROL": str(control)}
         with running_daemon(["--settle-ms", "100", models], output_dir=out, env=env) as daemon:
             daemon.wait_registry(lambda d: "alpha" in d.models)
-            before = (out / "model_registry.json").read_bytes()
+            before = generation(out)
             control.write_text(fault + "\n")
             mark = daemon.log_count()
             write(models / "beta.md", gnn_text("Beta"))
@@ -206,7 +221,7 @@ class TestServiceFaults:
             assert failed["fatal"] is False
             assert failed["level"] == "error"
             assert "retry_in" in failed
-            assert (out / "model_registry.json").read_bytes() == before
+            assert generation(out) == before
             assert leftovers(out) == []
             control.unlink()
             daemon.wait_registry(lambda d: "beta" in d.models, what="beta after the fault")
@@ -220,7 +235,7 @@ class TestServiceFaults:
         """A registry that cannot be written at start stops the service with exit 2."""
         models, out, control = tmp_path / "models", tmp_path / "out", tmp_path / "fault"
         write(models / "alpha.md", gnn_text("Alpha"))
-        control.write_text("temp_fsync EIO\n")
+        control.write_text("db_commit EIO\n")
         env = {"PYTHONPATH": f"{FAULTINJECT}{os.pathsep}{REPO}",
                "GNNR_FAULT_CONTROL": str(control)}
         with running_daemon(["--settle-ms", "100", models], output_dir=out, env=env,

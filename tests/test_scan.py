@@ -229,6 +229,41 @@ class TestVersions:
         assert scan(tmp_path).outcomes[0].status == "unchanged"
         assert [v.version for v in load(tmp_path).models["m"].versions] == ["1.0.0"]
 
+    def test_revert_makes_the_earlier_version_current(self, tmp_path):
+        """A -> B -> A: two versions, 1.0.0 current again, a reverted event, no new number."""
+        path = write(tmp_path / "models" / "m.md", gnn_text())
+        scan(tmp_path)
+        write(path, gnn_text(annotation="Changed."), age=1700)
+        assert scan(tmp_path).outcomes[0].version == "1.0.1"
+        write(path, gnn_text(), age=1600)
+        outcome = scan(tmp_path).outcomes[0]
+        assert (outcome.status, outcome.version, outcome.change) == ("updated", "1.0.0",
+                                                                    "reverted")
+        entry = load(tmp_path).models["m"]
+        assert [v.version for v in entry.versions] == ["1.0.0", "1.0.1"]
+        assert entry.version == "1.0.0"
+        assert entry.sha256 == entry.versions[0].sha256
+        assert entry.description == "A small test model."
+        reverted = [h.details for h in entry.history if h.event == "reverted"]
+        assert reverted == [{"version": "1.0.0", "previous": "1.0.1",
+                             "sha256": entry.versions[0].sha256}]
+
+    def test_toggling_between_two_contents_leaves_two_versions(self, tmp_path):
+        """A file switched 100 times between two contents holds exactly two versions."""
+        path = write(tmp_path / "models" / "m.md", gnn_text())
+        config = config_for(tmp_path)
+        scanner = Scanner(config)
+        scanner.reconcile([tmp_path / "models"])
+        texts = (gnn_text(annotation="Other text."), gnn_text())
+        for i in range(100):
+            write(path, texts[i % 2], age=1700 - i)
+            scanner.process_paths([path])
+        entry = load(tmp_path).models["m"]
+        assert [v.version for v in entry.versions] == ["1.0.0", "1.0.1"]
+        assert len({v.sha256 for v in entry.versions}) == 2
+        assert entry.version == "1.0.0"  # the last write was the first content
+        assert sum(h.event == "reverted" for h in entry.history) == 99
+
     def test_racy_mtime_is_rehashed(self, tmp_path):
         """A same-size rewrite within the racy window is still noticed on the next scan."""
         path = write(tmp_path / "models" / "m.md", gnn_text(), age=0)

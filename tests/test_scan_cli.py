@@ -73,7 +73,7 @@ class TestRunScan:
         """When another process holds the registry lock past the timeout, exit 2."""
         write(tmp_path / "models" / "a.md", gnn_text("A"))
         (tmp_path / "out").mkdir()
-        lock = tmp_path / "out" / "model_registry.json.lock"
+        lock = tmp_path / "out" / "model_registry.sqlite3.lock"
         holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:

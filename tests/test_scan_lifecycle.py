@@ -138,22 +138,24 @@ class TestTombstones:
 
 class TestRecovery:
     def test_truncated_registry_loses_no_history(self, tmp_path):
-        """After the registry file is truncated, the next scan recovers it from a backup."""
+        """After the database file is truncated, the next scan recovers it from a backup."""
         path = write(tmp_path / "models" / "m.md", gnn_text())
         scan(tmp_path)
         edit(path, gnn_text(annotation="Second version."))
         scan(tmp_path)
         edit(path, gnn_text(annotation="Third version."))
         scan(tmp_path)
-        registry = tmp_path / "out" / "model_registry.json"
-        registry.write_bytes(registry.read_bytes()[:100])
+        registry = tmp_path / "out" / "model_registry.sqlite3"
+        assert not registry.with_name(registry.name + "-wal").exists()  # checkpointed
+        with registry.open("r+b") as handle:
+            handle.truncate(100)
         report = scan(tmp_path)
         assert report.outcomes[0].status in ("unchanged", "updated")
         versions = [v.version for v in load(tmp_path).models["m"].versions]
         assert versions[:2] == ["1.0.0", "1.0.1"]
         assert versions[-1] == "1.0.2"
         assert len(set(versions)) == len(versions)
-        assert list((tmp_path / "out").glob("model_registry.json.corrupt-*"))
+        assert list((tmp_path / "out").glob("model_registry.sqlite3.corrupt-*"))
 
 
 class TestProcessPaths:

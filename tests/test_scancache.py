@@ -211,8 +211,8 @@ class TestFallsBack:
     def test_missing_registry_disables_the_cache(self, tmp_path):
         tree(tmp_path)
         rescan(tmp_path)
-        (tmp_path / "out" / "model_registry.json").unlink()
-        for backup in (tmp_path / "out").rglob("model_registry.*.json"):
+        (tmp_path / "out" / "model_registry.sqlite3").unlink()
+        for backup in (tmp_path / "out").rglob("model_registry.*.sqlite3"):
             backup.unlink()
         report = rescan(tmp_path)
         assert not report.from_cache

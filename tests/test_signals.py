@@ -43,7 +43,7 @@ class TestStop:
     def test_sigint_waits_for_the_write_in_progress(self, models_dir: Path, out: Path) -> None:
         """One SIGINT during a blocked write waits for it, then exits 0 with the write done."""
         write(models_dir / "alpha.md", gnn_text("Alpha"))
-        lock = FileLock(str(out / "model_registry.json.lock"))
+        lock = FileLock(str(out / "model_registry.sqlite3.lock"))
         env = {"GNN_REGISTRY_LOCK_TIMEOUT": "120"}
         with lock, running_daemon(["--settle-ms", "100", models_dir], output_dir=out,
                                   env=env, ready=False) as d:
@@ -58,7 +58,7 @@ class TestStop:
     def test_second_sigint_exits_at_once(self, models_dir: Path, out: Path) -> None:
         """A second SIGINT exits with 130 even while a registry write is blocked."""
         write(models_dir / "alpha.md", gnn_text("Alpha"))
-        lock = FileLock(str(out / "model_registry.json.lock"))
+        lock = FileLock(str(out / "model_registry.sqlite3.lock"))
         env = {"GNN_REGISTRY_LOCK_TIMEOUT": "120"}
         with lock, running_daemon(["--settle-ms", "100", models_dir], output_dir=out,
                                   env=env, ready=False) as d:

@@ -1,14 +1,13 @@
 """Drive ``scan_writer.py`` (kill rounds) and check the registry's crash invariants.
 
 Shared by ``tests/test_reliability_crash.py`` (100 rounds) and ``bench/reliability_long.py``
-(1,000+ rounds). Only public behaviour is checked: the files on disk (plain ``json.load``),
-``RegistryStore.load()``, ``RegistryStore.backups()``.
+(1,000+ rounds). Only public behaviour is checked: the database's integrity (read-only),
+``RegistryStore.load()``, the backups.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import random
 import select
@@ -22,6 +21,8 @@ from typing import Any
 
 from registry.config import Config
 from registry.failpoints import ENV_VAR
+from registry.storage.backups import read_info
+from registry.storage.db import EMPTY_MESSAGE, read_generation
 from registry.store import RegistryStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,29 +142,27 @@ class ForkServer:
                 pipe.close()
 
 
-def _json_file(path: Path) -> Any:
-    with path.open("rb") as handle:
-        return json.load(handle)
-
-
 def check_scan_invariants(output_dir: Path, acks: list[Ack]) -> list[str]:
     """Every crash invariant; returns the violations (empty when all hold).
 
-    The registry parses with plain ``json.load`` (checked *before* any load, so a recovery
-    cannot hide a torn file) and with ``RegistryStore.load()``; every acknowledged
-    ``(model_id, version, sha256)`` is present; versions per model strictly increase with
-    no duplicate; every backup parses as JSON.
+    The database passes SQLite's integrity check read-only (checked *before* any load, so a
+    recovery cannot hide a damaged file) and ``RegistryStore.load()`` returns its
+    generation; every acknowledged ``(model_id, version, sha256)`` is present; versions per
+    model strictly increase, no two hold the same bytes; every backup is a sound database
+    no newer than the registry.
     """
     violations: list[str] = []
     store = RegistryStore(Config(output_dir=output_dir))
     if not store.path.exists():
-        return ["registry file missing"] if acks else []
-    try:
-        raw = _json_file(store.path)
-    except (OSError, ValueError) as exc:
-        return [f"registry does not parse as JSON: {exc}"]
+        return ["registry database missing"] if acks else []
+    problem = store.health()
+    if problem is not None and EMPTY_MESSAGE in problem and not acks:
+        return []  # killed while creating it: nothing was ever committed (next open resets)
+    if problem is not None:
+        return [f"registry database is damaged: {problem}"]
+    found_generation = read_generation(store.path)
     doc = store.load()
-    if doc.generation != raw.get("generation"):
+    if found_generation is None or doc.generation != found_generation[0]:
         violations.append("load() returned another generation than the file (a recovery ran)")
     for ack in acks:
         entry = doc.models.get(ack.model_id)
@@ -184,17 +183,12 @@ def check_scan_invariants(output_dir: Path, acks: list[Ack]) -> list[str]:
         shas = [v.sha256 for v in entry.versions]
         if len(set(shas)) != len(shas):
             violations.append(f"{model_id} has a duplicate version of the same bytes")
-        raw_entry = raw.get("models", {}).get(model_id)
-        if raw_entry is None:
-            violations.append(f"{model_id} missing from the raw JSON")
-    for backup in store.backups():
-        try:
-            backup_doc = _json_file(backup)
-        except (OSError, ValueError) as exc:
-            violations.append(f"backup {backup.name} does not parse: {exc}")
-            continue
-        if backup_doc.get("generation", 0) > raw.get("generation", 0):
-            violations.append(f"backup {backup.name} is newer than the registry")
+    for backup in store.backup_list():
+        info = read_info(backup.path)
+        if info.problems:
+            violations.append(f"backup {backup.path.name} is not sound: {info.problems}")
+        elif info.generation > doc.generation:
+            violations.append(f"backup {backup.path.name} is newer than the registry")
     return violations
 
 

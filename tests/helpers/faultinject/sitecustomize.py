@@ -1,7 +1,7 @@
 """Loaded by a subprocess whose ``PYTHONPATH`` starts with this folder: switchable I/O faults.
 
 ``GNNR_FAULT_CONTROL`` names a control file. While it exists, its first line
-``STEP ERRNO_NAME`` (for example ``temp_fsync EIO``; steps as in ``tests/helpers/faults.py``)
+``STEP ERRNO_NAME`` (for example ``db_commit EIO``; steps as in ``tests/helpers/faults.py``)
 makes that one step of the registry write fail with that errno; delete the file and the fault
 clears. Nothing else in the process is affected.
 """
@@ -19,7 +19,8 @@ _CONTROL = os.environ.get("GNNR_FAULT_CONTROL")
 
 def _install() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from tests.helpers.faults import MATCHERS  # noqa: PLC0415 - after the path is set
+    from registry.storage import db  # noqa: PLC0415 - after the path is set
+    from tests.helpers.faults import DB_COMMIT, MATCHERS, fail_commit  # noqa: PLC0415
 
     control = Path(str(_CONTROL))
 
@@ -32,12 +33,25 @@ def _install() -> None:
             return None
         return words[0], getattr(errno, words[1])
 
+    def commit_code() -> int:
+        fault = active()
+        return fault[1] if fault is not None and fault[0] == DB_COMMIT else 0
+
+    real_commit = db.commit
+
+    def commit(conn: Any) -> None:
+        code = commit_code()
+        if code:
+            fail_commit(code, lambda: True)(conn)
+        real_commit(conn)
+
+    db.commit = commit
     for func in sorted({name for name, _ in MATCHERS.values()}):
         real = getattr(os, func)
 
         def fake(*args: Any, _real: Any = real, _func: str = func, **kwargs: Any) -> Any:
             fault = active()
-            if fault is not None:
+            if fault is not None and fault[0] in MATCHERS:
                 step, code = fault
                 name, match = MATCHERS[step]
                 if name == _func and match(*args):

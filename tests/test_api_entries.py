@@ -9,7 +9,7 @@ import pytest
 
 from registry import ModelEntry, ModelRegistry, ModelVersion, process_model_registry
 from registry.api_entries import RegistrationError
-from registry.errors import NotFoundError, StoreCorruptError, TransitionError
+from registry.errors import NotFoundError, TransitionError
 from tests.test_scan import edit, gnn_text, write
 
 
@@ -238,22 +238,17 @@ def check_imported(registry: ModelRegistry) -> None:
     assert set(entry.tags) == {"pomdp", "legacy"}
 
 
-# The import itself is the storage layer's (issue 6); these tests show the API path uses it.
-# Until it lands, opening an upstream file raises StoreCorruptError (strict: an unexpected
-# pass fails, so the marker is removed when the import arrives).
-needs_import = pytest.mark.xfail(raises=StoreCorruptError, strict=True,
-                                 reason="upstream import lands with the storage issue (6)")
+# The import itself is the storage layer's (registry.storage.jsonimport); these tests show
+# the API path uses it.
 
 
 class TestUpstreamRegistryImport:
-    @needs_import
     def test_model_registry_opens_an_upstream_file(self, tmp_path):
         """ModelRegistry(path) on an upstream model_registry.json imports its models."""
         path = tmp_path / "out" / "model_registry.json"
         write(path, json.dumps(UPSTREAM_REGISTRY))
         check_imported(ModelRegistry(path))
 
-    @needs_import
     def test_process_model_registry_keeps_upstream_models(self, tmp_path):
         """A pipeline run over an upstream registry keeps its models beside the new ones."""
         out = tmp_path / "out"

@@ -1,6 +1,7 @@
 """Dump the complete analysis of many files, to check that an optimisation changes nothing.
 
 Usage: ``python bench/dump_analysis.py OUT_FILE [--generated N] [--mutants M] [--corpus DIR]``
+or ``python bench/dump_analysis.py --snapshot tests/data/analysis_snapshot.json``
 
 For every input it writes one block: the input's label, then ``repr`` of the parsed file
 (:func:`registry.gnn.parse_bytes`) and of :func:`registry.fileanalysis.analyse` in four modes
@@ -13,11 +14,18 @@ absent), the project's own examples and test data, ``N`` generated files
 (:func:`bench.gen_corpus.model_text`, seed 1, default 2,000) and ``M`` damaged variants of
 generated files (lines dropped, duplicated, cut or garbled; default 500), so error paths are
 covered too. Compare two dumps with ``cmp`` or ``diff``.
+
+``--snapshot FILE`` writes instead, for the inputs that need no corpus (the examples, 400
+generated and 200 damaged files), each input's SHA-256 and the SHA-256 of its dump, as JSON.
+``tests/test_analysis_snapshot.py`` checks today's analysis against that file: regenerate it
+only when a change of findings or metadata is intended.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import random
 import sys
 from collections.abc import Iterator
@@ -98,14 +106,45 @@ def inputs(corpus: Path, count: int, damaged: int) -> Iterator[tuple[str, bytes]
     yield from mutants(damaged)
 
 
+SNAPSHOT_GENERATED = 400
+SNAPSHOT_MUTANTS = 200
+
+
+def snapshot_inputs() -> Iterator[tuple[str, bytes]]:
+    """The inputs of the snapshot (no corpus needed)."""
+    yield from tree(ROOT / "examples", "examples")
+    yield from generated(SNAPSHOT_GENERATED)
+    yield from mutants(SNAPSHOT_MUTANTS)
+
+
+def digest(data: bytes) -> str:
+    """Hex SHA-256."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def snapshot() -> dict[str, list[str]]:
+    """``{label: [SHA-256 of the input, SHA-256 of its dump]}`` for :func:`snapshot_inputs`."""
+    return {label: [digest(data), digest(dump_one(data).encode("utf-8"))]
+            for label, data in snapshot_inputs()}
+
+
 def main() -> None:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path)
+    parser.add_argument("out", type=Path, nargs="?")
+    parser.add_argument("--snapshot", type=Path, help="write the snapshot file instead")
     parser.add_argument("--generated", type=int, default=2000)
     parser.add_argument("--mutants", type=int, default=500)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     args = parser.parse_args()
+    if args.snapshot is not None:
+        entries = snapshot()
+        lines = [f"{json.dumps(label)}: {json.dumps(pair)}" for label, pair in entries.items()]
+        args.snapshot.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+        print(f"{len(entries)} files in the snapshot {args.snapshot}")
+        return
+    if args.out is None:
+        parser.error("give OUT_FILE or --snapshot FILE")
     count = 0
     with args.out.open("w", encoding="utf-8") as out:
         for label, data in inputs(args.corpus, args.generated, args.mutants):

@@ -12,7 +12,7 @@ a process boundary with :mod:`pickle` (:mod:`registry.analysis` runs it in worke
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from registry.gnn import check_bytes, extract
@@ -44,10 +44,6 @@ class ModelAnalysis:
     findings: list[dict[str, Any]]
     pinned_id: str | None = None
 
-    def __reduce__(self) -> tuple[type[ModelAnalysis], tuple[Any, ...]]:
-        """Pickle as a constructor call (see :func:`_field_values`)."""
-        return ModelAnalysis, _field_values(self)
-
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
@@ -71,24 +67,6 @@ class Analysis:
     def finding_dicts(self) -> list[dict[str, Any]]:
         """Every finding as a JSON-ready dict (a new list on each call)."""
         return [f.to_dict() for f in self.findings]
-
-    def __reduce__(self) -> tuple[type[Analysis], tuple[Any, ...]]:
-        """Pickle as a constructor call (see :func:`_field_values`)."""
-        return Analysis, _field_values(self)
-
-
-_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in (Analysis, ModelAnalysis)}
-
-
-def _field_values(obj: Analysis | ModelAnalysis) -> tuple[Any, ...]:
-    """The field values of a result in class order.
-
-    Results cross the worker pool's process boundary. By default a frozen slotted dataclass
-    is unpickled through a generic ``__setstate__`` that looks up the class's fields for
-    every object; rebuilding it by a constructor call is about a fifth cheaper for the
-    process that receives it (the scan's busiest).
-    """
-    return tuple([getattr(obj, name) for name in _FIELDS[type(obj)]])
 
 
 def _model_findings(findings: tuple[Finding, ...], model: GnnModel,

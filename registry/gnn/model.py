@@ -53,11 +53,6 @@ class Finding:
         return {"code": self.code, "severity": self.severity, "line": self.line,
                 "message": self.message}
 
-    def __reduce__(self) -> tuple[type[Finding], tuple[str, Severity, str, int | None]]:
-        """Pickle as a constructor call: quicker to unpickle than the generic state of a
-        frozen slotted dataclass (findings cross the analysis pool's process boundary)."""
-        return Finding, (self.code, self.severity, self.message, self.line)
-
 
 @dataclass(frozen=True, slots=True)
 class Section:

@@ -22,7 +22,6 @@ that changed in between is simply analysed again in process).
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import threading
@@ -162,17 +161,11 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _start_worker() -> None:
-    """Worker start-up: the objects a forked worker inherits are never freed there, so they
-    are moved out of the garbage collector's sight (its full collections walked them all)."""
-    gc.freeze()
-
-
 def _pooled(chunks: Iterator[list[Item]], options: _Options,
             count: int) -> Iterator[Analysis | None]:
     """Run the chunks in a pool of ``count`` workers, :data:`IN_FLIGHT_PER_WORKER` chunks per
     worker in flight."""
-    pool = ProcessPoolExecutor(count, mp_context=_context(), initializer=_start_worker)
+    pool = ProcessPoolExecutor(count, mp_context=_context())
     pending: deque[tuple[list[Item], Future[list[Analysis | None]] | None]] = deque()
     broken = False
     try:

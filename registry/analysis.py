@@ -6,13 +6,13 @@
 :class:`~concurrent.futures.ProcessPoolExecutor` and yields the results in input order. Small
 batches (fewer than :data:`SMALL_BATCH` files) and ``workers=1`` stay in this process (a pool
 costs more than it saves there). Work is sent in chunks of a few files and at most
-``2 * workers`` chunks are in flight, so only a bounded number of file contents are held at
-once however long the stream is. Workers are forked (Linux; nothing to import again), or come
-from a ``forkserver`` when the process runs other threads (the service: forking a threaded
-process can copy a lock another thread holds); they only compute (they neither log nor touch
-the registry) and are shut down when the stream ends or is closed. A chunk that fails in a
-worker, or a pool that breaks, is computed again in this process, so the outcome is the same
-as without a pool.
+``IN_FLIGHT_PER_WORKER * workers`` chunks are in flight, so only a bounded number of file
+contents are held at once however long the stream is. Workers are forked (Linux; nothing to
+import again), or come from a ``forkserver`` when the process runs other threads (the
+service: forking a threaded process can copy a lock another thread holds); they only compute
+(they neither log nor touch the registry) and are shut down when the stream ends or is
+closed. A chunk that fails in a worker, or a pool that breaks, is computed again in this
+process, so the outcome is the same as without a pool.
 
 :class:`ReadAhead` is what a scan uses: given the paths it is about to register, it reads and
 analyses them ahead in the pool, and :meth:`ReadAhead.take` hands over a path's analysis when
@@ -43,6 +43,10 @@ CHUNK_FILES = 16
 
 CHUNK_BYTES = 1 << 20
 """A task is closed once its files reach this many bytes."""
+
+IN_FLIGHT_PER_WORKER = 4
+"""Tasks submitted ahead per worker: enough that the workers keep going while this process
+writes (a registry commit, metadata files), few enough to bound the contents held."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +164,8 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def _pooled(chunks: Iterator[list[Item]], options: _Options,
             count: int) -> Iterator[Analysis | None]:
-    """Run the chunks in a pool of ``count`` forked workers, at most 2 per worker in flight."""
+    """Run the chunks in a pool of ``count`` workers, :data:`IN_FLIGHT_PER_WORKER` chunks per
+    worker in flight."""
     pool = ProcessPoolExecutor(count, mp_context=_context())
     pending: deque[tuple[list[Item], Future[list[Analysis | None]] | None]] = deque()
     broken = False
@@ -173,7 +178,7 @@ def _pooled(chunks: Iterator[list[Item]], options: _Options,
                 except (BrokenProcessPool, RuntimeError):
                     broken = True
             pending.append((chunk, task))
-            while len(pending) >= 2 * count:
+            while len(pending) >= IN_FLIGHT_PER_WORKER * count:
                 yield from _collect(*pending.popleft(), options)
         while pending:
             yield from _collect(*pending.popleft(), options)
@@ -270,6 +275,7 @@ class ReadAhead:
 __all__ = [
     "CHUNK_BYTES",
     "CHUNK_FILES",
+    "IN_FLIGHT_PER_WORKER",
     "SMALL_BATCH",
     "Item",
     "ReadAhead",

@@ -185,7 +185,10 @@ class Registrar(ModelRegistrar):
             return FileOutcome(path, status, [entry.model_id], version=entry.version,
                                message=DELETED_MESSAGE if status == "skipped" else "")
         live = [e for e in entries if not e.deleted]
-        if not live:
+        # A complete read-ahead analysis of these bytes means the worker found them to be GNN
+        # (it skips non-GNN text by the same rule), so the prose check is not done twice.
+        ahead = self.read_ahead.take(path, digest) if self.read_ahead is not None else None
+        if not live and ahead is None:
             try:
                 text: str | None = data.decode("utf-8")
             except UnicodeDecodeError:
@@ -193,7 +196,7 @@ class Registrar(ModelRegistrar):
             if text is not None and "\x00" not in text and not looks_like_gnn(text):
                 return FileOutcome(path, "skipped", message=(
                     PROSE_MESSAGE if shows_gnn_examples(text) else NOT_GNN_MESSAGE))
-        analysis = self._analysis(path, data, digest)
+        analysis = ahead if ahead is not None else self._analysis(path, data, digest)
         blocked = (not analysis.ok if self.config.validate_before_register
                    else not analysis.models)
         if blocked:
@@ -206,9 +209,6 @@ class Registrar(ModelRegistrar):
     """Analyses of the files a scan is about to process (see :meth:`read_ahead_of`)."""
 
     def _analysis(self, path: str, data: bytes, digest: str) -> Analysis:
-        ahead = self.read_ahead.take(path, digest) if self.read_ahead is not None else None
-        if ahead is not None:
-            return ahead
         try:
             return analyse(data, strict=self.config.strict, sha256=digest,
                            metadata=self.config.extract_metadata,

@@ -122,6 +122,21 @@ class TestAnalyse:
         result = analyse(MULTI)
         assert pickle.loads(pickle.dumps(result)) == result
 
+    def test_every_field_survives_pickle(self):
+        """Results and findings pickle as constructor calls that keep every field's value."""
+        pinned = b"---\nid: my-model\n---\n" + model_text(3, warn=True, broken=True).encode()
+        results = [analyse(pinned, strict=True), analyse(b"# Notes\n", skip_non_gnn=True),
+                   analyse(b"", metadata=False)]
+        assert results[0].models[0].pinned_id == "my-model"
+        assert results[0].findings
+        assert results[0].models[0].findings
+        assert results[1].complete is False
+        assert any(f.line is None for f in results[2].findings)
+        for result in results:
+            copy = pickle.loads(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            assert copy == result
+            assert repr(copy) == repr(result)
+
 
 class TestAnalyseMany:
     def test_pool_results_equal_in_process_results_in_order(self):
@@ -293,4 +308,30 @@ class TestScanReadAhead:
         # README-like files are skipped, invalid ones not registered; multi.md gives two.
         expected = sum(1 for i in range(SMALL_BATCH + 30) if i % 17 != 5 and i % 11 != 3)
         assert len(serial) == expected + 2
+        assert parallel == serial
+
+    def test_parallel_scan_reports_every_outcome_as_serial_scan(self, tmp_path, monkeypatch):
+        """With read-ahead, README-like, prose-with-examples, invalid and valid files get the
+        same outcomes and messages as in one process (the prose check is not skipped)."""
+        models_dir = tmp_path / "models"
+        models_dir.mkdir()
+        for i, data in enumerate(corpus(SMALL_BATCH + 10)):
+            (models_dir / f"m{i:03d}.md").write_bytes(data)
+        example = model_text(7).replace("## ", "```\n## ", 1) + "```\n"
+        (models_dir / "tutorial.md").write_text(
+            "# Tutorial\n\n```gnn\n## ModelName\nX\n\n## StateSpaceBlock\nA[2]\n```\n")
+        (models_dir / "fenced.md").write_text(example)
+        monkeypatch.setattr(analysis_mod, "_context", lambda: multiprocessing.get_context("fork"))
+
+        def outcomes(out: str, workers: int) -> list[tuple[str, str, str]]:
+            config = load_config(environ={}, overrides={
+                "output_dir": tmp_path / out, "actor": "tester", "analysis_workers": workers,
+                "write_model_metadata": False})
+            report = Scanner(config).reconcile([models_dir])
+            return sorted((Path(o.path).name, o.status, o.message) for o in report.outcomes)
+
+        parallel, serial = outcomes("out2", 2), outcomes("out1", 1)
+        statuses = {status for _name, status, _message in serial}
+        assert {"skipped", "invalid", "registered"} <= statuses
+        assert ("tutorial.md", "skipped") in {(n, s) for n, s, _m in serial}
         assert parallel == serial

@@ -3,6 +3,7 @@ benchmark run end to end on a tiny corpus (so the harness cannot rot unnoticed).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -55,13 +56,24 @@ def test_replace_section_keeps_the_other_sections(tmp_path):
 # -- whole-process measurement ----------------------------------------------------------------
 
 def test_run_reports_the_childs_own_peak_rss_and_exit_status():
-    big = wholeproc.run([sys.executable, "-c",
-                         "import sys; b = b'x' * (80 * 1024 * 1024); sys.exit(3)"])
-    small = wholeproc.run([sys.executable, "-c", "print('hi')"])
-    assert big.code == 3
-    assert small.code == 0
-    assert small.stdout == "hi\n"
-    assert big.maxrss >= 80 * MIB > small.maxrss
+    # Measured from a small parent: on Linux a forked child starts with its parent's peak RSS
+    # (ru_maxrss survives exec), and the pytest process may be larger than 80 MiB.
+    probe = f"""
+import json, sys
+sys.path.insert(0, {str(BENCH)!r})
+import wholeproc
+big = wholeproc.run([sys.executable, "-c",
+                     "import sys; b = b'x' * (80 * 1024 * 1024); sys.exit(3)"])
+small = wholeproc.run([sys.executable, "-c", "print('hi')"])
+print(json.dumps([big.code, big.maxrss, small.code, small.maxrss, small.stdout]))
+"""
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=120)
+    big_code, big_rss, small_code, small_rss, small_out = json.loads(proc.stdout)
+    assert big_code == 3
+    assert small_code == 0
+    assert small_out == "hi\n"
+    assert big_rss >= 80 * MIB > small_rss
     with pytest.raises(RuntimeError, match="exited 3"):
         wholeproc.checked([sys.executable, "-c", "import sys; sys.exit(3)"])
 

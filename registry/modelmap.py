@@ -85,6 +85,36 @@ class ModelMap(MutableMapping[str, ModelEntry]):
         summaries (model-level fields, tags and aliases, but no versions or history)."""
         return [self[mid] for mid in sorted(self) if not self[mid].deleted]
 
+    indexed = False
+    """Whether :meth:`ids_at_path` and :meth:`ids_with_sha` are cheap (a database index);
+    otherwise callers build their own index from :meth:`rows` once."""
+
+    def ids_at_path(self, path: str) -> list[str]:
+        """Ids of the models recorded at ``path`` (any order)."""
+        return [mid for mid, row in self.rows() if row["file_path"] == path]
+
+    def ids_with_sha(self, sha: str) -> list[str]:
+        """Ids of the models whose current content hash is ``sha``."""
+        return [mid for mid, row in self.rows() if row["sha256"] == sha]
+
+    def live_count(self) -> int:
+        """How many models are not deleted (from the index rows)."""
+        return sum(1 for _mid, row in self.rows() if not row["deleted"])
+
+    def touched(self) -> tuple[set[str], set[str], set[str]] | None:
+        """``(ids, file paths, family keys)`` this document's changes touched (old and new
+        values), or ``None`` when not tracked (callers then consider every model)."""
+        return None
+
+    def family_ids(self, signature: str) -> list[str]:
+        """Ids that may have the family key ``signature`` (callers check each row)."""
+        return [mid for mid, row in self.rows() if row["signature"] == signature]
+
+    def any_declares(self) -> bool:
+        """Whether some live model declares ``depends_on``/``derived_from`` references."""
+        return any(not row["deleted"] and (row.get("depends_on") or row.get("derived_from"))
+                   for _mid, row in self.rows())
+
     def text_candidates(self, words: list[str]) -> set[str] | None:
         """Ids that may match every free-text word, from an index; ``None``: no index (the
         caller checks every model)."""

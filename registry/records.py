@@ -53,8 +53,8 @@ class RegistryDoc:
             self.models = ModelMap(given)
 
     def live_count(self) -> int:
-        """How many models are not deleted (read from the index rows, nothing decoded)."""
-        return sum(1 for _mid, row in self.models.rows() if not row["deleted"])
+        """How many models are not deleted (nothing decoded)."""
+        return self.models.live_count()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (models sorted by id so the file diffs cleanly)."""

@@ -236,6 +236,7 @@ class Registrar(ModelRegistrar):
             self.read_ahead.close()
             self.read_ahead = None
         limit, follow = self.config.max_file_size, self.config.follow_symlinks
+        self.by_path.load_all()  # a pass over a tree: one read of every path beats a lookup each
         wanted = [path for path, st in candidates
                   if path not in self.by_path and st.st_size <= limit
                   and (stat_mod.S_ISREG(st.st_mode) or follow)]
@@ -282,6 +283,8 @@ class Registrar(ModelRegistrar):
             unlisted: directories that could not be read: nothing below them is removed.
         """
         scope_list = list(scopes)
+        if not scope_list:
+            return []  # nothing vanished (the service's usual batch): no pass over the paths
         prefixes = tuple(s.rstrip(os.sep) + os.sep for s in scope_list)
         blocked_list = list(unlisted)
         blocked = tuple(u.rstrip(os.sep) + os.sep for u in blocked_list)

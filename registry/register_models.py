@@ -10,6 +10,7 @@ history current. See :mod:`registry.register` for the rules.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,61 @@ DELETED_MESSAGE = "deleted from the registry; edit the file to register it again
 NOT_GNN_MESSAGE = "not a GNN model (fewer than two GNN section headings)"
 PROSE_MESSAGE = ("prose with GNN examples (its GNN section headings are inside fenced code "
                  "blocks): a document, not a model")
+
+
+class KeyIndex:
+    """``key -> [model id]`` filled per key by ``lookup`` (or, without one, or when iterated,
+    all at once from ``load_all``). Changes made through :meth:`add`/:meth:`discard` are
+    kept on top of what was looked up, so the index follows the open transaction."""
+
+    def __init__(self, lookup: Callable[[str], list[str]] | None,
+                 load_all: Callable[[], Iterable[tuple[str, str]]]) -> None:
+        self._lookup = lookup
+        self._load_all = load_all
+        self._known: dict[str, list[str]] = {}
+        self._complete = False
+        if lookup is None:
+            self.load_all()
+
+    def load_all(self) -> None:
+        """Fill every key (keys already looked up keep their in-transaction changes)."""
+        if self._complete:
+            return
+        full: dict[str, list[str]] = {}
+        for model_id, key in self._load_all():
+            if key:
+                full.setdefault(key, []).append(model_id)
+        full.update(self._known)
+        self._known = full
+        self._complete = True
+
+    def _ids(self, key: str) -> list[str]:
+        ids = self._known.get(key)
+        if ids is None:
+            ids = [] if self._complete or self._lookup is None else list(self._lookup(key))
+            self._known[key] = ids
+        return ids
+
+    def get(self, key: str, default: Sequence[str] = ()) -> Sequence[str]:
+        """The ids recorded under ``key`` (``default`` when none)."""
+        return self._ids(key) or default
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and bool(self._ids(key))
+
+    def __iter__(self) -> Iterator[str]:
+        self.load_all()
+        return iter([k for k, ids in self._known.items() if ids])
+
+    def add(self, key: str, model_id: str) -> None:
+        """Record ``model_id`` under ``key``."""
+        self._ids(key).append(model_id)
+
+    def discard(self, key: str, model_id: str) -> None:
+        """Forget ``model_id`` under ``key`` (nothing happens when it is not there)."""
+        ids = self._ids(key)
+        if model_id in ids:
+            ids.remove(model_id)
 
 
 @dataclass(slots=True)
@@ -76,30 +132,26 @@ class ModelRegistrar:
         # Warnings for the caller to log once the pass is final (a lock-free pass that is
         # restarted inside the transaction must not log them twice).
         self.warnings: list[dict[str, Any]] = []
-        # Indexes hold model ids; the fields come from the document's index rows, so a pass
-        # over unchanged files decodes no entry.
-        self.by_path: dict[str, list[str]] = {}
-        self.by_sha: dict[str, list[str]] = {}
-        for model_id, row in doc.models.rows():
-            self._add(model_id, row["file_path"], row["sha256"])
+        # Indexes hold model ids by file path and by content hash. A store that can look
+        # them up (the database's indexes) fills them one key at a time, so a batch of a few
+        # files costs a few lookups, not a pass over every model; otherwise (and when a pass
+        # needs every key) they are filled from the index rows, decoding no entry.
+        models = doc.models
+        self.by_path = KeyIndex(models.ids_at_path if models.indexed else None,
+                                lambda: ((m, r["file_path"]) for m, r in models.rows()))
+        self.by_sha = KeyIndex(models.ids_with_sha if models.indexed else None,
+                               lambda: ((m, r["sha256"]) for m, r in models.rows()))
 
     # -- indexes ---------------------------------------------------------------------------
 
-    def _add(self, model_id: str, path: str, sha: str) -> None:
-        self.by_path.setdefault(path, []).append(model_id)
-        if sha:
-            self.by_sha.setdefault(sha, []).append(model_id)
-
     def _index(self, entry: ModelEntry) -> None:
-        self._add(entry.model_id, entry.file_path, entry.sha256)
+        self.by_path.add(entry.file_path, entry.model_id)
+        if entry.sha256:
+            self.by_sha.add(entry.sha256, entry.model_id)
 
     def _unindex(self, entry: ModelEntry) -> None:
-        for table, key in ((self.by_path, entry.file_path), (self.by_sha, entry.sha256)):
-            items = table.get(key)
-            if items is not None and entry.model_id in items:
-                items.remove(entry.model_id)
-                if not items:
-                    del table[key]
+        self.by_path.discard(entry.file_path, entry.model_id)
+        self.by_sha.discard(entry.sha256, entry.model_id)
 
     def rows_at(self, path: str) -> list[tuple[str, IndexRow]]:
         """``(model_id, index row)`` of the models recorded at ``path``, in file order."""

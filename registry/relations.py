@@ -57,6 +57,10 @@ COMPUTED_TYPES: frozenset[str] = COMPUTED_RELATIONSHIP_TYPES
 UNRESOLVED_SUFFIX = "_unresolved"
 """Suffix of a declared type whose target text names no model (yet)."""
 
+SCOPED_LIMIT = 256
+"""Up to this many touched models the refresh is scoped; a large scan refreshes everything
+(one pass over the index rows beats a lookup per group)."""
+
 MESH_LIMIT = 32
 """Largest group linked all-to-all; bigger groups become a star around the smallest id."""
 
@@ -144,6 +148,72 @@ def group_links(members: list[str], model_id: str) -> Iterable[str]:
     return (members[0],)  # a large group is a star around its smallest id
 
 
+def _wanted(mid: str, row: IndexRow, family: list[str], files: list[str],
+            resolver: _Resolver) -> list[Relationship]:
+    wanted = {Relationship(str(t), str(x)) for t, x in row["kept"]}
+    if not row["deleted"]:
+        wanted |= _declared(mid, row, resolver)
+        if row["state"] != "removed":
+            if row["signature"]:
+                wanted.update(Relationship("same_family", t) for t in group_links(family, mid))
+            if row["file_path"]:
+                wanted.update(Relationship("same_file", t) for t in group_links(files, mid))
+    return sorted(wanted, key=lambda r: (r.type, r.target))
+
+
+def _apply(doc: RegistryDoc, mid: str, row: IndexRow, ordered: list[Relationship]) -> None:
+    if relationships_digest([[r.type, r.target] for r in ordered]) == row["relationships"]:
+        return
+    held = doc.models.is_decoded(mid)
+    entry = doc.models[mid]
+    if ordered != entry.relationships:
+        entry.relationships = ordered
+    if not held:
+        doc.models.freeze(mid)
+
+
+def _grouped(row: IndexRow) -> bool:
+    return not row["deleted"] and row["state"] != "removed"
+
+
+def _refresh_scoped(doc: RegistryDoc, touched: tuple[set[str], set[str], set[str]]) -> None:
+    """The refresh for a store that can look groups up: only the models in a file or a
+    family that a change in this transaction entered or left are recomputed (no model
+    declares references, so nothing else can change)."""
+    models = doc.models
+    ids, paths, families = touched
+    family_cache: dict[str, list[str]] = {}
+    file_cache: dict[str, list[str]] = {}
+
+    def family(sig: str) -> list[str]:
+        if sig not in family_cache:
+            rows = ((m, models.row(m)) for m in set(models.family_ids(sig)) if m in models)
+            family_cache[sig] = sorted(m for m, r in rows if r["signature"] == sig
+                                       and _grouped(r))
+        return family_cache[sig]
+
+    def files(path: str) -> list[str]:
+        if path not in file_cache:
+            rows = ((m, models.row(m)) for m in set(models.ids_at_path(path)) if m in models)
+            file_cache[path] = sorted(m for m, r in rows if r["file_path"] == path
+                                      and _grouped(r))
+        return file_cache[path]
+
+    scope = {m for m in ids if m in models}
+    for sig in families:
+        if sig:
+            scope.update(family(sig))
+    for path in paths:
+        if path:
+            scope.update(files(path))
+    resolver = _Resolver(())
+    for mid in sorted(scope):
+        row = models.row(mid)
+        ordered = _wanted(mid, row, family(row["signature"]) if row["signature"] else [],
+                          files(row["file_path"]) if row["file_path"] else [], resolver)
+        _apply(doc, mid, row, ordered)
+
+
 def refresh_relationships(doc: RegistryDoc) -> None:
     """Recompute declared and structural relationships of every live model in place.
 
@@ -153,8 +223,17 @@ def refresh_relationships(doc: RegistryDoc) -> None:
     when nobody held them decoded, encoded again at once). Each model's edges are computed
     when it is visited, from the group it belongs to, so memory stays proportional to the
     largest group rather than to the number of edges in the registry.
+
+    A store that knows what the open transaction touched and can look groups up
+    (:meth:`~registry.modelmap.ModelMap.touched`) gets a scoped refresh instead: only the
+    members of the files and families a touched model is in or left are recomputed, unless
+    some model declares references (their resolution may depend on any model).
     """
-    # Rows are iterated (never all held: in a large scan each is decoded from its line).
+    touched = doc.models.touched()
+    if (touched is not None and len(touched[0]) <= SCOPED_LIMIT
+            and not doc.models.any_declares()):
+        _refresh_scoped(doc, touched)
+        return
     families: dict[str, list[str]] = defaultdict(list)
     files: dict[str, list[str]] = defaultdict(list)
     declared = False
@@ -173,25 +252,9 @@ def refresh_relationships(doc: RegistryDoc) -> None:
     # The reference tables are built only when some model declares a reference.
     resolver = _Resolver(doc.models.rows() if declared else ())
     for mid, row in doc.models.rows():
-        wanted = {Relationship(str(t), str(x)) for t, x in row["kept"]}
-        if not row["deleted"]:
-            wanted |= _declared(mid, row, resolver)
-            if row["state"] != "removed":
-                if row["signature"]:
-                    wanted.update(Relationship("same_family", t)
-                                  for t in group_links(families[row["signature"]], mid))
-                if row["file_path"]:
-                    wanted.update(Relationship("same_file", t)
-                                  for t in group_links(files[row["file_path"]], mid))
-        ordered = sorted(wanted, key=lambda r: (r.type, r.target))
-        if relationships_digest([[r.type, r.target] for r in ordered]) == row["relationships"]:
-            continue
-        held = doc.models.is_decoded(mid)
-        entry = doc.models[mid]
-        if ordered != entry.relationships:
-            entry.relationships = ordered
-        if not held:
-            doc.models.freeze(mid)
+        ordered = _wanted(mid, row, families.get(row["signature"], []),
+                          files.get(row["file_path"], []), resolver)
+        _apply(doc, mid, row, ordered)
 
 
 def _describe(doc: RegistryDoc, target: str) -> dict[str, Any]:
@@ -234,6 +297,7 @@ __all__ = [
     "COMPUTED_TYPES",
     "DECLARED_TYPES",
     "MESH_LIMIT",
+    "SCOPED_LIMIT",
     "UNRESOLVED_SUFFIX",
     "current_metadata",
     "group_links",

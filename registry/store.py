@@ -135,6 +135,8 @@ class RegistryStore:
         self.backup_interval: float = 0.0
         self.write_view_now: bool = True
         self._metadata_dirty: set[str] = set()
+        self._metadata_checked = False
+        self._cleaned = False
         self._lock = RegistryLock(self.lock_path, self.owner_path, config)
         self._conn: sqlite3.Connection | None = None
         self._checked = False
@@ -364,7 +366,9 @@ class RegistryStore:
             RuntimeError: a transaction on this registry is already open in this thread.
         """
         with self._lock.hold(actor), self._session() as conn:
-            self._cleanup_temps()
+            if not self._cleaned:  # crash leftovers: once per store object (a listing of
+                self._cleanup_temps()  # the output folder costs O(models))
+                self._cleaned = True
             try:
                 doc = self._begin(conn)
             except db.NotADatabaseError as exc:
@@ -544,7 +548,11 @@ class RegistryStore:
         self._metadata_dirty.discard("*")
         todo = {mid for mid in changed | self._metadata_dirty if mid in models}
         base = os.fspath(self.config.registry_dir)
-        for mid in models:  # a missing file is written again (one stat per model)
+        # The first write of this store object (a CLI command, a scan, the service's start)
+        # also rewrites metadata files that went missing: one stat per model, once.
+        check = every or not self._metadata_checked
+        self._metadata_checked = True
+        for mid in models if check else ():
             if every:
                 todo.add(mid)
             elif mid not in todo:

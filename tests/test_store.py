@@ -364,7 +364,8 @@ class TestRecovery:
         assert store.path.read_bytes().startswith(b"this is not a database")
 
     def test_stale_temp_files_are_removed_by_a_transaction(self, store: RegistryStore) -> None:
-        """Crash leftovers of our own temp files go on the next write; others stay."""
+        """Crash leftovers of our own temp files go with the next writer's first write;
+        other files stay."""
         add(store, "a")
         ours = [store.path.parent / ".model_registry.json.abc123.tmp",
                 store.path.parent / ".model_registry.sqlite3.import-9.tmp",
@@ -372,7 +373,7 @@ class TestRecovery:
         theirs = store.path.parent / ".other.json.abc123.tmp"
         for path in (*ours, theirs):
             path.write_text("x")
-        add(store, "b")
+        add(RegistryStore(store.config), "b")  # the next writer (a new command) cleans up
         assert not any(p.exists() for p in ours)
         assert theirs.exists()
 
@@ -540,10 +541,10 @@ class TestMetadataFiles:
 
     def test_missing_metadata_file_is_rewritten_on_next_write(
             self, store: RegistryStore) -> None:
-        """A metadata file lost earlier is written again by the next changing transaction."""
+        """A metadata file lost earlier is written again by the next writer's first write."""
         add(store, "a")
         store.metadata_path("a").unlink()
-        add(store, "b")
+        add(RegistryStore(store.config), "b")
         assert store.metadata_path("a").is_file()
 
 

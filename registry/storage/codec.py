@@ -61,8 +61,8 @@ def jload(value: Text | None) -> Any:
 
 MODEL_COLUMNS = ("id", "name", "path", "source_index", "size", "registered_at", "updated_at",
                  "version", "state", "description", "sha256", "st_size", "st_mtime_ns",
-                 "st_inode", "st_device", "st_recorded_ns", "deleted", "family", "findings",
-                 "metadata", "summary")
+                 "st_inode", "st_device", "st_recorded_ns", "deleted", "family", "declares",
+                 "findings", "metadata", "summary")
 
 _COLUMN_LIST = ", ".join(MODEL_COLUMNS)
 _MARKS = ", ".join("?" for _ in MODEL_COLUMNS)
@@ -88,6 +88,7 @@ def _model_values(entry: ModelEntry, summary: dict[str, Any]) -> tuple[Any, ...]
             entry.source_index, entry.file_size_bytes, entry.registered_at, entry.updated_at,
             enc(entry.version), entry.state, enc(entry.description), entry.sha256, *stat,
             int(entry.deleted), enc(str(summary.get("signature") or "")),
+            int(bool(summary.get("depends_on") or summary.get("derived_from"))),
             jdump(entry.findings), jdump(entry.metadata), jdump(summary))
 
 
@@ -164,13 +165,14 @@ def ensure_fts(conn: sqlite3.Connection) -> bool:
         return True
     try:
         conn.execute(f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5("
-                     "model_id UNINDEXED, body, tokenize = 'trigram')")
+                     "body, tokenize = 'trigram')")
     except sqlite3.OperationalError:
         return False  # no FTS5 (or no trigram tokenizer) in this build
-    for (mid, summary) in conn.execute("SELECT id, summary FROM models").fetchall():
+    for (rowid, mid, summary) in conn.execute("SELECT rowid, id, summary FROM models"
+                                              ).fetchall():
         row = json.loads(dec(summary))
-        conn.execute(f"INSERT INTO {FTS_TABLE} VALUES (?, ?)",  # noqa: S608 - constant
-                     (mid, _text_body(dec(mid), row)))
+        conn.execute(f"INSERT INTO {FTS_TABLE} (rowid, body) VALUES (?, ?)",  # noqa: S608
+                     (rowid, _text_body(dec(mid), row)))
     return True
 
 
@@ -185,8 +187,8 @@ def text_candidates(conn: sqlite3.Connection, words: list[str]) -> set[str]:
     substring, through the trigram index; each word at least 3 characters)."""
     query = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
     return {dec(r[0]) for r in conn.execute(
-        f"SELECT model_id FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?",  # noqa: S608
-        (query,))}
+        f"SELECT m.id FROM {FTS_TABLE} AS f JOIN models AS m ON m.rowid = f.rowid "  # noqa: S608
+        f"WHERE {FTS_TABLE} MATCH ?", (query,))}
 
 
 def write_entry(conn: sqlite3.Connection, entry: ModelEntry,
@@ -211,10 +213,11 @@ def write_entry(conn: sqlite3.Connection, entry: ModelEntry,
     mid = enc(entry.model_id)
     if previous is None or previous["models"] != rows["models"]:
         conn.execute(_UPSERT, rows["models"][0])
-        if fts:
-            conn.execute(f"DELETE FROM {FTS_TABLE} WHERE model_id = ?", (mid,))  # noqa: S608
-            conn.execute(f"INSERT INTO {FTS_TABLE} VALUES (?, ?)",  # noqa: S608
-                         (mid, _text_body(entry.model_id, summary)))
+        if fts:  # the text row shares the model row's rowid (kept by the upsert)
+            rowid = conn.execute("SELECT rowid FROM models WHERE id = ?", (mid,)).fetchone()[0]
+            conn.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = ?", (rowid,))  # noqa: S608
+            conn.execute(f"INSERT INTO {FTS_TABLE} (rowid, body) VALUES (?, ?)",  # noqa: S608
+                         (rowid, _text_body(entry.model_id, summary)))
     for table in _INSERT:
         _write_table(conn, table, mid, rows[table], None if previous is None else previous[table])
     return summary, rows
@@ -222,10 +225,10 @@ def write_entry(conn: sqlite3.Connection, entry: ModelEntry,
 
 def delete_entry(conn: sqlite3.Connection, model_id: str, *, fts: bool = False) -> None:
     """Delete a model and (by cascade) all its rows."""
-    conn.execute("DELETE FROM models WHERE id = ?", (enc(model_id),))
     if fts:
-        conn.execute(f"DELETE FROM {FTS_TABLE} WHERE model_id = ?",  # noqa: S608
-                     (enc(model_id),))
+        conn.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = "  # noqa: S608
+                     "(SELECT rowid FROM models WHERE id = ?)", (enc(model_id),))
+    conn.execute("DELETE FROM models WHERE id = ?", (enc(model_id),))
 
 
 def _version(row: sqlite3.Row | tuple[Any, ...]) -> VersionRecord:
@@ -244,6 +247,26 @@ def family_members(conn: sqlite3.Connection, family: str) -> list[str]:
     rows = conn.execute("SELECT id FROM models WHERE family = ? AND deleted = 0 AND "
                         "state <> 'removed' ORDER BY id", (enc(family),)).fetchall()
     return [dec(r[0]) for r in rows]
+
+
+def ids_where(conn: sqlite3.Connection, column: str, value: str) -> list[str]:
+    """Ids of the models whose ``path`` or ``sha256`` column equals ``value``."""
+    if column not in ("path", "sha256"):
+        msg = f"not an indexed lookup column: {column}"
+        raise ValueError(msg)
+    return [dec(r[0]) for r in conn.execute(
+        f"SELECT id FROM models WHERE {column} = ?", (enc(value),))]  # noqa: S608
+
+
+def count_live(conn: sqlite3.Connection) -> int:
+    """How many models in the database are not deleted."""
+    return int(conn.execute("SELECT count(*) FROM models WHERE deleted = 0").fetchone()[0])
+
+
+def any_declares(conn: sqlite3.Connection) -> bool:
+    """Whether a live model's summary holds ``depends_on`` or ``derived_from``."""
+    return conn.execute("SELECT 1 FROM models WHERE declares = 1 AND deleted = 0 LIMIT 1"
+                        ).fetchone() is not None
 
 
 def list_entries(conn: sqlite3.Connection) -> list[ModelEntry]:
@@ -289,7 +312,7 @@ def read_entry(conn: sqlite3.Connection, model_id: str) -> tuple[ModelEntry, Row
         return None
     (_id, name, path, source_index, size, registered_at, updated_at, version, state,
      description, sha, st_size, st_mtime, st_inode, st_device, st_recorded, deleted, family,
-     findings, metadata, _summary) = row
+     _declares, findings, metadata, _summary) = row
     stat = (FileStat(st_size, st_mtime, st_inode, st_device, st_recorded or 0)
             if st_size is not None else None)
     rows: Rows = {
@@ -334,6 +357,8 @@ __all__ = [
     "FTS_TABLE",
     "MODEL_COLUMNS",
     "Rows",
+    "any_declares",
+    "count_live",
     "dec",
     "delete_entry",
     "enc",
@@ -342,6 +367,7 @@ __all__ = [
     "family_members",
     "family_of",
     "fts_available",
+    "ids_where",
     "jdump",
     "jload",
     "list_entries",

@@ -27,6 +27,9 @@ from registry.modelmap import LazyLoadError, ModelMap
 from registry.rowcodec import IndexRow, index_row
 from registry.storage import codec, db
 
+_PATH = codec.MODEL_COLUMNS.index("path")
+_FAMILY = codec.MODEL_COLUMNS.index("family")
+
 
 class SqlModels(ModelMap):
     """``model_id -> ModelEntry`` read lazily from a registry database (module docstring).
@@ -50,6 +53,9 @@ class SqlModels(ModelMap):
         self._stored: dict[str, codec.Rows] = {}
         self._closed = False
         self._fts: bool | None = None
+        self._touched_ids: set[str] = set()
+        self._touched_paths: set[str] = set()
+        self._touched_families: set[str] = set()
 
     # -- database access -------------------------------------------------------------------
 
@@ -223,6 +229,88 @@ class SqlModels(ModelMap):
         out = [self._live.get(e.model_id, e) for e in found if e.model_id not in self._removed]
         return [e for e in out if not e.deleted]
 
+    indexed = True
+
+    def _lookup(self, column: str, value: str) -> list[str]:
+        self._check_open()
+        try:
+            found = codec.ids_where(self._conn, column, value)
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "looking models up") from exc
+        return [m for m in found if m not in self._removed and m not in self._live]
+
+    def _live_where(self, field: str, value: str) -> list[str]:
+        return [m for m, e in self._live.items() if getattr(e, field) == value]
+
+    def ids_at_path(self, path: str) -> list[str]:
+        """Ids of the models recorded at ``path`` (the ``models_path`` index)."""
+        return self._lookup("path", path) + self._live_where("file_path", path)
+
+    def ids_with_sha(self, sha: str) -> list[str]:
+        """Ids of the models whose current content hash is ``sha`` (``models_sha``)."""
+        return self._lookup("sha256", sha) + self._live_where("sha256", sha)
+
+    def _keys_of(self, rows: codec.Rows | None) -> tuple[str, str] | None:
+        if rows is None:
+            return None
+        model_row = rows["models"][0]
+        return codec.dec(model_row[_PATH]), codec.dec(model_row[_FAMILY])
+
+    def touched(self) -> tuple[set[str], set[str], set[str]] | None:
+        """Ids decoded or written in this transaction, with their old and new paths and
+        family keys."""
+        ids = set(self._touched_ids) | set(self._live) | set(self._removed)
+        paths, families = set(self._touched_paths), set(self._touched_families)
+        for model_id, entry in self._live.items():
+            row = index_row(entry)
+            paths.add(str(row["file_path"]))
+            families.add(str(row["signature"] or ""))
+            old = self._keys_of(self._stored.get(model_id))
+            if old is not None:
+                paths.add(old[0])
+                families.add(old[1])
+        return ids, paths, families
+
+    def live_count(self) -> int:
+        """How many models are not deleted: one count in the database, adjusted for the
+        entries decoded or removed in this document."""
+        if self._summaries is not None:
+            return super().live_count()
+        self._check_open()
+        mine = set(self._live) | self._removed
+        try:
+            stored = codec.count_live(self._conn)
+            stored -= sum(1 for m in mine if self._in_db(m) and not self._db_deleted(m))
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "counting models") from exc
+        return stored + sum(1 for e in self._live.values() if not e.deleted)
+
+    def _db_deleted(self, model_id: str) -> bool:
+        row = self._conn.execute("SELECT deleted FROM models WHERE id = ?",
+                                 (codec.enc(model_id),)).fetchone()
+        return bool(row[0]) if row is not None else True
+
+    def family_ids(self, signature: str) -> list[str]:
+        """Ids in the family ``signature`` in the database, plus every decoded entry."""
+        self._check_open()
+        try:
+            found = codec.family_members(self._conn, signature)
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "reading a family") from exc
+        return found + list(self._live)
+
+    def any_declares(self) -> bool:
+        """Whether some live model declares references (one scan of the summary column)."""
+        if any(not e.deleted and (index_row(e).get("depends_on") or
+                                  index_row(e).get("derived_from"))
+               for e in self._live.values()):
+            return True
+        self._check_open()
+        try:
+            return codec.any_declares(self._conn)
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "reading references") from exc
+
     def _has_fts(self) -> bool:
         if self._fts is None:
             try:
@@ -264,6 +352,11 @@ class SqlModels(ModelMap):
         if written is None:
             return False
         summary, rows = written
+        for keys in (self._keys_of(self._stored.get(model_id)), self._keys_of(rows)):
+            if keys is not None:
+                self._touched_paths.add(keys[0])
+                self._touched_families.add(keys[1])
+        self._touched_ids.add(model_id)
         self._stored[model_id] = rows
         self._changed.add(model_id)
         if self._summaries is not None:

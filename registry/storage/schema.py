@@ -48,11 +48,14 @@ CREATE TABLE models (
     st_recorded_ns INTEGER,
     deleted        INTEGER NOT NULL DEFAULT 0,
     family         TEXT NOT NULL DEFAULT '',
+    declares       INTEGER NOT NULL DEFAULT 0,
     findings       TEXT NOT NULL DEFAULT '[]',
     metadata       TEXT NOT NULL DEFAULT '{}',
     summary        TEXT NOT NULL
 );
 CREATE INDEX models_path ON models (path);
+CREATE INDEX models_sha ON models (sha256);
+CREATE INDEX models_declares ON models (declares) WHERE declares = 1;
 CREATE INDEX models_family ON models (family);
 CREATE TABLE versions (
     model_id      TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,

@@ -428,8 +428,10 @@ class RegistryStore:
         except sqlite3.Error as exc:
             raise db.translate(exc, self.path, "committing", self.timeout) from exc
         failpoint("after_db_commit")
-        log.info("registry_written", path=str(self.path), generation=doc.generation,
-                 changed_models=len(changed), removed_models=len(removed), actor=actor)
+        # Debug: the per-file events it covers are logged after it (a change is acknowledged
+        # after its commit); the batch or scan event follows them.
+        log.debug("registry_written", path=str(self.path), generation=doc.generation,
+                  changed_models=len(changed), removed_models=len(removed), actor=actor)
         return changed
 
     @staticmethod

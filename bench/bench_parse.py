@@ -14,7 +14,8 @@ checkout. The goal for N64 is a median parse + validate under 0.25 s.
 
 With ``--generated DIR`` (a tree from ``python bench/gen_corpus.py DIR 1000``) it also prints
 the per-file cost of ``check_bytes`` + ``extract`` on small files, and of
-:func:`registry.analysis.analyse_many` in one process and with one worker per CPU, against the
+:func:`registry.scanning.analysis.analyse_many` in one process and with one worker per CPU, against
+the
 read + SHA-256 floor.
 """
 
@@ -31,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from registry.analysis import analyse_many, default_workers  # noqa: E402
 from registry.gnn import check_bytes, extract, parse_bytes, validate  # noqa: E402
+from registry.scanning.analysis import analyse_many, default_workers  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 N64 = "gnn_files/pymdp_scaling_study/pymdp_scaling_N64_T100.md"

@@ -66,8 +66,8 @@ def files(root):
 t0 = time.perf_counter()
 if mode != "floor":
     from registry.config import load_config
-    from registry.scan import Scanner
-    from registry.store import RegistryStore
+    from registry.scanning.scan import Scanner
+    from registry.storage.store import RegistryStore
 imports = time.perf_counter() - t0
 if memory:
     tracemalloc.start()

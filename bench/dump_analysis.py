@@ -4,7 +4,8 @@ Usage: ``python bench/dump_analysis.py OUT_FILE [--generated N] [--mutants M] [-
 or ``python bench/dump_analysis.py --snapshot tests/data/analysis_snapshot.json``
 
 For every input it writes one block: the input's label, then ``repr`` of the parsed file
-(:func:`registry.gnn.parse_bytes`) and of :func:`registry.fileanalysis.analyse` in four modes
+(:func:`registry.gnn.parse_bytes`) and of :func:`registry.scanning.fileanalysis.analyse` in four
+modes
 (metadata on and off, strict on and off), which covers the findings (codes, severities,
 lines, messages), each model's metadata (structure and signature included), hashes and the
 ``ok`` verdict. ``repr`` keeps the types (tuple / list, int / float) and the key order.
@@ -35,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.gen_corpus import model_text  # noqa: E402
-from registry.fileanalysis import analyse  # noqa: E402
 from registry.gnn import parse_bytes  # noqa: E402
+from registry.scanning.fileanalysis import analyse  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 _GARBAGE = ["{", "}", "(", ")", "[", "]", ",", "=", ">", "-", "#", "\t", "π", "1e9", "x", "\\"]

@@ -6,7 +6,7 @@ For ``N`` generated files (:func:`bench.gen_corpus.model_text`, seed 1, default 
 for the corpus (``../shared/corpus`` beside the checkout, skipped when absent) it prints the
 CPU time per file (``time.process_time``, the best of ``R`` runs, so other processes on a
 shared machine disturb it less than wall-clock time) of each stage of
-:func:`registry.fileanalysis.analyse`, cumulatively: the non-GNN check, parse, parse +
+:func:`registry.scanning.fileanalysis.analyse`, cumulatively: the non-GNN check, parse, parse +
 validate, parse + validate + metadata, the whole ``analyse`` (with block hashes), and pickling
 a result out of and into a worker. With ``--top K`` it then prints the ``K`` functions with
 the most own time under :mod:`cProfile` (which inflates small functions: read it for the
@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.dump_analysis import DEFAULT_CORPUS, generated, tree  # noqa: E402
-from registry.fileanalysis import analyse  # noqa: E402
 from registry.gnn import check_bytes, extract, parse_bytes  # noqa: E402
-from registry.names import looks_like_gnn  # noqa: E402
+from registry.scanning.fileanalysis import analyse  # noqa: E402
+from registry.scanning.names import looks_like_gnn  # noqa: E402
 
 
 def best(func: Callable[[bytes], object], blobs: list[bytes], runs: int) -> float:

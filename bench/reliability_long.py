@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from registry.failpoints import FAILPOINTS  # noqa: E402 - after the path is set
+from registry.storage.failpoints import FAILPOINTS  # noqa: E402 - after the path is set
 from tests.helpers.crashcheck import (  # noqa: E402
     ForkServer,
     check_scan_invariants,

@@ -35,15 +35,15 @@ from daemon.common import (
     print_json,
     printable,
 )
-from registry import lifecycle
 from registry.errors import NotFoundError
 from registry.gnn import parse_bytes
 from registry.gnn.parser import split_lines
-from registry.query import get_entry, version_for
-from registry.records import RegistryDoc
-from registry.relations import current_metadata
+from registry.model import lifecycle
+from registry.model.query import get_entry, version_for
+from registry.model.records import RegistryDoc
+from registry.model.relations import current_metadata
 from registry.storage.backups import read_info
-from registry.store import RegistryStore
+from registry.storage.store import RegistryStore
 
 
 def _out(text: str = "") -> None:
@@ -164,7 +164,8 @@ def block_digest(data: bytes, index: int) -> str | None:
     """sha256 of model ``index``'s block of a multi-model file, as the scanner records it.
 
     The block is the file's preamble (the lines before the first model) plus the model's own
-    lines, joined with newlines (:mod:`registry.register`). ``None`` when the file no longer
+    lines, joined with newlines (:mod:`registry.scanning.register`). ``None`` when the file no
+    longer
     holds that many models or is not text.
     """
     try:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from daemon.common import EXIT_OK, EXIT_USAGE, config_from_args, error, print_json, printable
-from registry.query import diff
-from registry.store import RegistryStore
+from registry.model.query import diff
+from registry.storage.store import RegistryStore
 
 
 def _out(text: str = "") -> None:

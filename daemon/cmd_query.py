@@ -32,11 +32,11 @@ from daemon.cmd_diff import register_diff
 from daemon.common import EXIT_OK, EXIT_USAGE, config_from_args, error, print_json, printable
 from daemon.query_json import history_json, list_entries, show_json, summary
 from registry.errors import NotFoundError
-from registry.query import resolve, search
-from registry.records import MODEL_STATES, ModelEntry, RegistryDoc, VersionRecord
-from registry.relations import current_metadata, related
-from registry.search import FIELDS, parse_query
-from registry.store import RegistryStore
+from registry.model.query import resolve, search
+from registry.model.records import MODEL_STATES, ModelEntry, RegistryDoc, VersionRecord
+from registry.model.relations import current_metadata, related
+from registry.model.search import FIELDS, parse_query
+from registry.storage.store import RegistryStore
 
 
 def _out(text: str = "") -> None:

@@ -3,7 +3,7 @@
 Output: on stdout either a human summary (one line of counts, the registry line, then one
 line per blocking finding of each invalid file as ``path:line: CODE severity: message`` and
 one line per unreadable, deferred or skipped file as ``path: STATUS: reason``) or, with
-``--json``, the scan summary dict (:meth:`registry.scan.ScanReport.to_summary`, which lists
+``--json``, the scan summary dict (:meth:`registry.scanning.scan.ScanReport.to_summary`, which lists
 the same files under ``invalid``, ``errors``, ``deferred`` and ``skipped``). Everything
 taken from file names and contents is escaped (:func:`daemon.common.printable`). A progress
 bar is drawn on stderr only when stderr is a terminal and the scan has more than
@@ -25,7 +25,7 @@ from typing import TextIO
 
 from daemon.common import print_json, printable, run_guarded
 from registry.config import Config
-from registry.scan import Scanner, ScanReport
+from registry.scanning.scan import Scanner, ScanReport
 
 PROGRESS_MIN = 200
 """Scans with more files than this show a progress bar (on a terminal)."""

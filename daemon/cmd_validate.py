@@ -1,7 +1,8 @@
 """``gnn-registry validate PATH... [--strict] [--json]``: validate GNN files without registering.
 
 A PATH that is a directory is searched as ``gnn-registryd --scan`` would search it
-(:func:`registry.discovery.discover`: the configured patterns, recursively, editor temporaries
+(:func:`registry.scanning.discovery.discover`: the configured patterns, recursively, editor
+temporaries
 and hidden files ignored), and files there that are not GNN models (README-style Markdown,
 fewer than two GNN section headings) are skipped and named as skipped, not failed. A file
 named explicitly is always validated.
@@ -33,12 +34,12 @@ from typing import Any
 
 from daemon.common import EXIT_OK, EXIT_PROBLEMS, config_from_args, print_json, printable
 from registry.config import Config
-from registry.discovery import discover
-from registry.fileanalysis import too_many_variables
 from registry.gnn.codes import UNREADABLE_FILE
 from registry.gnn.model import Finding
 from registry.gnn.validate import check_bytes
-from registry.names import looks_like_gnn
+from registry.scanning.discovery import discover
+from registry.scanning.fileanalysis import too_many_variables
+from registry.scanning.names import looks_like_gnn
 
 _CHUNK = 1 << 20
 

@@ -28,7 +28,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
-from registry.names import is_ignored
+from registry.scanning.names import is_ignored
 
 log = structlog.get_logger("daemon.watcher")
 

@@ -55,10 +55,10 @@ from registry import __version__
 from registry.config import Config
 from registry.errors import NotFoundError, RegistryError, TransitionError
 from registry.gnn.validate import check_bytes
-from registry.query import get_entry
-from registry.records import RegistryDoc
-from registry.scan import Scanner
-from registry.store import RegistryStore
+from registry.model.query import get_entry
+from registry.model.records import RegistryDoc
+from registry.scanning.scan import Scanner
+from registry.storage.store import RegistryStore
 
 SERVER_NAME = "gnn-registry"
 URI_PREFIX = "gnn-registry://models"

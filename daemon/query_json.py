@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from registry.query import diff, get_entry, resolve, search
-from registry.records import ModelEntry, RegistryDoc
-from registry.relations import current_metadata, related
+from registry.model.query import diff, get_entry, resolve, search
+from registry.model.records import ModelEntry, RegistryDoc
+from registry.model.relations import current_metadata, related
 
 
 def summary(entry: ModelEntry) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from daemon.common import (
     run_guarded,
 )
 from registry.config import Config
-from registry.names import absolute
+from registry.scanning.names import absolute
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -120,7 +120,7 @@ SERVICE_BACKUP_INTERVAL = 300.0
 
 
 def _default_scanner(config: Config) -> ScannerLike:
-    from registry.scan import Scanner  # noqa: PLC0415 - keeps the runner testable without it
+    from registry.scanning.scan import Scanner  # noqa: PLC0415 - keeps the runner testable without it
 
     scanner = Scanner(config, actor="service")
     # The service coalesces the derived view (at most ~1/s) and backups (every few minutes);

@@ -55,7 +55,7 @@ import structlog
 
 from daemon.pathqueue import SettleQueue
 from registry.errors import StoreBusyError, StoreError
-from registry.scanreport import ScanReport
+from registry.scanning.scanreport import ScanReport
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +73,7 @@ ProgressCallback = Callable[[int, int], None]
 
 
 class ScannerLike(Protocol):
-    """What the worker calls on ``registry.scan.Scanner``."""
+    """What the worker calls on ``registry.scanning.scan.Scanner``."""
 
     def reconcile(
         self, roots: Sequence[Path] | None = None, *, progress: ProgressCallback | None = None,
@@ -120,7 +120,7 @@ class Worker(threading.Thread):
         """Create the (not yet started) worker thread.
 
         Args:
-            scanner: the scan use case (``registry.scan.Scanner``).
+            scanner: the scan use case (``registry.scanning.scan.Scanner``).
             queue: where the watcher puts changed paths.
             tick: longest wait for a batch before re-checking requests.
             progress: called with ``(done, total)`` during reconciles.

@@ -8,7 +8,7 @@ A pipeline switches by changing one import::
 the upstream keys (``processed_files``, ``successful_registrations``, ``registry_path``,
 ``total_models``, ``matching_models``, ``success``) plus ``invalid_files``, ``skipped_files``,
 ``error_files``, ``exit_code`` and the rest of the scan summary (see
-:meth:`registry.scan.ScanReport.to_summary`).
+:meth:`registry.scanning.scan.ScanReport.to_summary`).
 
 Keyword arguments (both functions): the pipeline's own (``verbose``, ``recursive``,
 ``logger``, ``registry_path``, ``query_ontology``) are understood; config settings
@@ -35,10 +35,10 @@ is its own locked transaction, on disk when the method returns (``save()`` only 
 the registry file exists); reads use the document as of the last change or ``load()``.
 Entries are :class:`registry.api_entries.ModelEntry` views (see that module for their
 methods). Deleted models are hidden (their ids stay reserved). ``search_models`` uses
-:func:`registry.query.search` (words case-insensitive in id, name, description and tags, all
+:func:`registry.model.query.search` (words case-insensitive in id, name, description and tags, all
 must match; field filters such as ``tag:x`` work too; a malformed filter finds nothing).
 
-Opening a registry goes through :class:`~registry.store.RegistryStore`, which imports a
+Opening a registry goes through :class:`~registry.storage.store.RegistryStore`, which imports a
 registry file in an older layout (this project's schema 1, or the upstream step 4's
 ``model_registry.json``) on first use.
 """
@@ -57,14 +57,14 @@ import structlog
 from registry.api_entries import REGISTERED, ModelEntry
 from registry.config import REGISTRY_FILENAME, Config, load_config
 from registry.errors import NotFoundError
-from registry.lifecycle import delete_model as _delete_model
-from registry.names import absolute
-from registry.query import search
-from registry.records import ModelEntry as EntryRecord
-from registry.records import RegistryDoc, utc_now
-from registry.scan import Scanner
-from registry.scanio import FileOutcome
-from registry.store import RegistryStore
+from registry.model.lifecycle import delete_model as _delete_model
+from registry.model.query import search
+from registry.model.records import ModelEntry as EntryRecord
+from registry.model.records import RegistryDoc, utc_now
+from registry.scanning.names import absolute
+from registry.scanning.scan import Scanner
+from registry.scanning.scanio import FileOutcome
+from registry.storage.store import RegistryStore
 
 log = structlog.get_logger(__name__)
 

@@ -4,7 +4,7 @@ Upstream scripts read ``registry.models[id]`` and call methods on the entries th
 (``add_tag``, ``get_version``...). Here an entry is a :class:`ModelEntry` view: it holds only
 its :class:`~registry.api.ModelRegistry` and a model id. Every attribute is read from the
 registry's current document (as of its last change or ``load()``), and every method runs
-one store transaction through the use-case functions of :mod:`registry.lifecycle` (or the
+one store transaction through the use-case functions of :mod:`registry.model.lifecycle` (or the
 normal registration path), so each change is on disk, and in the model's history, when the
 method returns. There is no second copy of the data to save.
 
@@ -34,11 +34,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry import lifecycle
 from registry.errors import NotFoundError, RegistryError, TransitionError
-from registry.query import version_for
-from registry.records import ModelEntry as EntryRecord
-from registry.records import VersionRecord
+from registry.model import lifecycle
+from registry.model.query import version_for
+from registry.model.records import ModelEntry as EntryRecord
+from registry.model.records import VersionRecord
 
 if TYPE_CHECKING:
     from registry.api import ModelRegistry

@@ -174,7 +174,8 @@ def read_toml(path: Path) -> dict[str, Any]:
 def read_env(environ: Mapping[str, str]) -> dict[str, Any]:
     """Settings from ``GNN_REGISTRY_<NAME>`` variables (``_CONFIG`` and ``_FAILPOINT`` excluded).
 
-    ``GNN_REGISTRY_FAILPOINT`` is read by :mod:`registry.failpoints` (crash tests), not here.
+    ``GNN_REGISTRY_FAILPOINT`` is read by :mod:`registry.storage.failpoints` (crash tests), not
+    here.
     """
     raw = {k[len(ENV_PREFIX):].lower(): v for k, v in environ.items()
            if k.startswith(ENV_PREFIX) and k not in (ENV_PREFIX + "CONFIG",

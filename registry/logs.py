@@ -4,8 +4,8 @@ Modules of this package log with ``structlog.get_logger(__name__)``. structlog's
 prints every event to standard output, which a library must never do to its caller (a
 pipeline calling :func:`registry.process_model_registry` owns its stdout). So, when the
 package is imported and structlog has not been configured yet, :func:`install_defaults`
-routes events to the stdlib logger of the module's name (``registry.store``,
-``registry.scan``...):
+routes events to the stdlib logger of the module's name (``registry.storage.store``,
+``registry.scanning.scan``...):
 
 - the ``registry`` logger gets a :class:`logging.NullHandler`, so nothing is printed while
   the application configures no logging (not even stdlib's last-resort handler on stderr);

@@ -1,4 +1,5 @@
-"""Tests for registry.analysis: one file's analysis, the process pool, read-ahead in scans."""
+"""Tests for registry.scanning.analysis: one file's analysis, the process pool, read-ahead in
+scans."""
 
 from __future__ import annotations
 
@@ -10,20 +11,20 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from registry import analysis as analysis_mod
-from registry.analysis import (
+from registry.config import load_config
+from registry.gnn import check_bytes, extract
+from registry.gnn.parser import split_lines
+from registry.scanning import analysis as analysis_mod
+from registry.scanning.analysis import (
     CHUNK_FILES,
     SMALL_BATCH,
     ReadAhead,
     analyse_many,
     default_workers,
 )
-from registry.config import load_config
-from registry.fileanalysis import analyse, seed_metadata
-from registry.gnn import check_bytes, extract
-from registry.gnn.parser import split_lines
-from registry.scan import Scanner
-from registry.store import RegistryStore
+from registry.scanning.fileanalysis import analyse, seed_metadata
+from registry.scanning.scan import Scanner
+from registry.storage.store import RegistryStore
 
 
 def model_text(index: int, *, warn: bool = False, broken: bool = False) -> str:

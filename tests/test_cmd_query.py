@@ -11,8 +11,8 @@ from structlog.testing import capture_logs
 
 from daemon.cli import main
 from registry.config import Config
-from registry.relations import refresh_relationships
-from registry.store import RegistryStore
+from registry.model.relations import refresh_relationships
+from registry.storage.store import RegistryStore
 from tests.test_lifecycle import make_entry
 from tests.test_query import BASE, version_from
 
@@ -333,7 +333,7 @@ class TestScannedRegistry:
     @pytest.fixture(name="scanned")
     def _scanned(self, tmp_path, capsys):
         """Three files: a base model, a front-matter dependant and a two-model file."""
-        from registry.scan import Scanner  # noqa: PLC0415 - only this class needs the scanner
+        from registry.scanning.scan import Scanner  # noqa: PLC0415 - only this class needs the scanner
 
         src = tmp_path / "src"
         src.mkdir()

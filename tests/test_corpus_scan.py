@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from registry.gnn import check_bytes
-from registry.scan import Scanner
+from registry.scanning.scan import Scanner
 from tests.test_scan import config_for, load
 
 pytestmark = pytest.mark.corpus

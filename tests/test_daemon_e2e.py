@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from registry.config import load_config
-from registry.records import ModelEntry, RegistryDoc
-from registry.store import RegistryStore
+from registry.model.records import ModelEntry, RegistryDoc
+from registry.storage.store import RegistryStore
 from tests.helpers.daemon import (
     INVALID_GNN,
     Daemon,

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 from registry.config import Config
-from registry.discovery import discover
-from registry.names import is_editor_temporary, is_ignored, looks_like_gnn
-from registry.scanio import stat_key
+from registry.scanning.discovery import discover
+from registry.scanning.names import is_editor_temporary, is_ignored, looks_like_gnn
+from registry.scanning.scanio import stat_key
 
 GNN_HEAD = "## GNNSection\nX\n\n## ModelName\nY\n"
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from registry.config import Config
-from registry.ids import is_safe_id
-from registry.scan import Scanner
-from registry.store import RegistryStore
+from registry.model.ids import is_safe_id
+from registry.scanning.scan import Scanner
+from registry.storage.store import RegistryStore
 from tests.helpers.daemon import console_script, gnn_text, running_daemon, write
 from tests.helpers.faults import Injector
 from tests.helpers.hostile import MAX_FILE_SIZE, build_hostile_tree

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.ids import (
+from registry.model.ids import (
     FALLBACK_ID,
     MAX_ID_BYTES,
     _general_safe_id,

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from registry import lifecycle
 from registry.config import Config
 from registry.errors import NotFoundError, TransitionError
-from registry.pruning import doc_size
-from registry.records import ModelEntry, RegistryDoc, VersionRecord
+from registry.model import lifecycle
+from registry.model.pruning import doc_size
+from registry.model.records import ModelEntry, RegistryDoc, VersionRecord
 
 ACTOR = "tester"
 
@@ -295,7 +295,7 @@ class TestDelete:
         """After deletion no live model keeps a computed edge to the deleted one."""
         meta = {"signature": "sig-1"}
         doc = make_doc(make_entry("a", metadata=meta), make_entry("b", metadata=meta))
-        from registry.relations import refresh_relationships  # noqa: PLC0415
+        from registry.model.relations import refresh_relationships  # noqa: PLC0415
         refresh_relationships(doc)
         assert [r.target for r in doc.models["a"].relationships] == ["b"]
         lifecycle.delete_model(doc, "b", actor=ACTOR)
@@ -378,7 +378,7 @@ class TestPrune:
         """A store over max_registry_size with cleanup on writes pruned old versions."""
         from structlog.testing import capture_logs  # noqa: PLC0415
 
-        from registry.store import RegistryStore  # noqa: PLC0415
+        from registry.storage.store import RegistryStore  # noqa: PLC0415
 
         def entry():
             return make_entry("m", versions=("1.0.0", "1.1.0", "1.2.0", "2.0.0"),

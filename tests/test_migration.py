@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from registry.config import Config
-from registry.failpoints import ENV_VAR, MIGRATION_FAILPOINTS
+from registry.storage.failpoints import ENV_VAR, MIGRATION_FAILPOINTS
 from registry.storage.jsonimport import IMPORTED_SUFFIX
-from registry.store import RegistryStore
+from registry.storage.store import RegistryStore
 from tests.helpers import make_entry
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from registry import ids
 from registry.gnn import check_bytes
-from registry.names import looks_like_gnn, shows_gnn_examples
-from registry.register_models import NOT_GNN_MESSAGE, PROSE_MESSAGE
+from registry.model import ids
+from registry.scanning.names import looks_like_gnn, shows_gnn_examples
+from registry.scanning.register_models import NOT_GNN_MESSAGE, PROSE_MESSAGE
 from tests.test_scan import gnn_text, load, scan, write
 
 EXAMPLE = "## StateSpaceBlock\ns[2,type=float]\n\n## Connections\ns>o\n"

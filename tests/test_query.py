@@ -8,9 +8,9 @@ import pytest
 
 from registry.errors import NotFoundError
 from registry.gnn import extract, parse_text
-from registry.query import diff, get_entry, resolve, search
-from registry.records import VersionRecord
-from registry.search import Term, parse_query
+from registry.model.query import diff, get_entry, resolve, search
+from registry.model.records import VersionRecord
+from registry.model.search import Term, parse_query
 from tests.test_lifecycle import make_doc, make_entry
 
 POMDP_META = {

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from registry.config import Config
-from registry.entries import Relationship
-from registry.metafiles import metadata_body, write_metadata_files
-from registry.records import RegistryDoc
+from registry.model.entries import Relationship
+from registry.model.records import RegistryDoc
 from registry.storage import codec
 from registry.storage.jsonimport import IMPORTED_SUFFIX, NotImportableError, decode_json
-from registry.store import RegistryStore
+from registry.storage.metafiles import metadata_body, write_metadata_files
+from registry.storage.store import RegistryStore
 from tests.helpers import make_entry
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from registry import relations
 from registry.errors import NotFoundError
-from registry.records import Relationship
+from registry.model import relations
+from registry.model.records import Relationship
 from tests.test_lifecycle import make_doc, make_entry
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.failpoints import FAILPOINTS
+from registry.storage.failpoints import FAILPOINTS
 from tests.helpers.crashcheck import Ack, ForkServer, check_scan_invariants, kill_rounds
 
 CI_ROUNDS = 100

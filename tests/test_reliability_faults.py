@@ -17,7 +17,7 @@ import pytest
 from daemon.registryd import main as registryd_main
 from registry.config import Config
 from registry.storage.db import read_generation
-from registry.store import RegistryStore
+from registry.storage.store import RegistryStore
 from tests.helpers.daemon import gnn_text, running_daemon, write
 from tests.helpers.faults import DB_COMMIT, MATCHERS, Injector, Match
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-import registry.register as register_module
+import registry.scanning.register as register_module
 from registry.config import Config, load_config
-from registry.records import RegistryDoc
-from registry.scan import Scanner
-from registry.store import RegistryStore
+from registry.model.records import RegistryDoc
+from registry.scanning.scan import Scanner
+from registry.storage.store import RegistryStore
 
 PARAM_A = "A={(0.9,0.05,0.05),(0.05,0.9,0.05),(0.05,0.05,0.9)}"
 

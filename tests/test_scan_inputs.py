@@ -191,7 +191,7 @@ class TestReadSettled:
     def test_stat_change_during_the_read_reads_again(self, tmp_path: Path, monkeypatch) -> None:
         """A rewrite landing while the file is read makes it be read again: the bytes
         returned are the new content, never a mix of the two."""
-        from registry import scanio  # noqa: PLC0415 - the module whose read is faulted
+        from registry.scanning import scanio  # noqa: PLC0415 - the module whose read is faulted
 
         path = tmp_path / "m.md"
         path.write_bytes(b"first half")

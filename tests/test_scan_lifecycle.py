@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from registry.lifecycle import delete_model
-from registry.scan import Scanner
-from registry.store import RegistryStore
+from registry.model.lifecycle import delete_model
+from registry.scanning.scan import Scanner
+from registry.storage.store import RegistryStore
 from tests.test_scan import config_for, edit, events, gnn_text, load, scan, write
 
 

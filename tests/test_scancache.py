@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from registry import scancache
-from registry.lifecycle import delete_model
-from registry.scan import Scanner, ScanReport
-from registry.store import RegistryStore
+from registry.model.lifecycle import delete_model
+from registry.scanning import scancache
+from registry.scanning.scan import Scanner, ScanReport
+from registry.storage.store import RegistryStore
 from tests.test_scan import config_for, edit, gnn_text, write
 
 VOLATILE = ("scanned_at", "duration_ms", "from_scan_cache")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from registry.config import Config
-from registry.records import ModelEntry, RegistryDoc
-from registry.search import search
+from registry.model.records import ModelEntry, RegistryDoc
+from registry.model.search import search
 from registry.storage import codec
-from registry.store import RegistryStore
+from registry.storage.store import RegistryStore
 from tests.helpers import make_entry
 
 QUERIES = ["model", "Model m1", "blue", "BLUE whale", "ab", "m2", "zzz", "tag:blue",

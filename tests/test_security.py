@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from registry.config import Config
-from registry.ids import is_safe_id
-from registry.store import RegistryStore
+from registry.model.ids import is_safe_id
+from registry.storage.store import RegistryStore
 from tests.helpers.daemon import console_script, gnn_text, running_daemon, write
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from registry import failpoints
 from registry.config import Config
 from registry.errors import NotFoundError, StoreCorruptError, StoreError
-from registry.records import RegistryDoc
-from registry.schemacheck import check_document, registry_schema
+from registry.model.records import RegistryDoc
+from registry.storage import failpoints
 from registry.storage.backups import make_backup, read_info
 from registry.storage.schema import SCHEMA_VERSION
+from registry.storage.schemacheck import check_document, registry_schema
+from registry.storage.store import RegistryStore
 from registry.storage.view import VIEW_SCHEMA_VERSION
-from registry.store import RegistryStore
 from tests.helpers import make_entry
 
 

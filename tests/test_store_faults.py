@@ -11,7 +11,7 @@ import pytest
 
 from registry.config import Config
 from registry.errors import StoreError
-from registry.store import RegistryStore
+from registry.storage.store import RegistryStore
 from tests.helpers import make_entry
 from tests.helpers.faults import DB_COMMIT, Injector, fd_path, is_backup_temp
 

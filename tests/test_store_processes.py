@@ -16,9 +16,9 @@ import pytest
 
 from registry.config import Config
 from registry.errors import StoreBusyError
-from registry.failpoints import ENV_VAR, FAILPOINTS
 from registry.storage.backups import read_info
-from registry.store import RegistryStore
+from registry.storage.failpoints import ENV_VAR, FAILPOINTS
+from registry.storage.store import RegistryStore
 
 REPO = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).resolve().parent / "helpers" / "writer.py"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.records import ModelEntry, VersionRecord
-from registry.versioning import (
+from registry.model.records import ModelEntry, VersionRecord
+from registry.model.versioning import (
     bump,
     first_version,
     highest_version,

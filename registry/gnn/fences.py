@@ -10,7 +10,7 @@ Two rules use this (see ``docs/validation.md``):
 
 - A ``## `` line inside a fenced block is not a section heading, and a ``---`` line inside one
   separates no models. A document that only *shows* GNN in code blocks is therefore not a
-  model (:func:`registry.names.looks_like_gnn`).
+  model (:func:`registry.scanning.names.looks_like_gnn`).
 - Inside a section, fence lines themselves are skipped like comment lines, so a
   ``Connections`` block wrapped in a fence reads as its edges (the reference reports the
   fence lines as GNN-E005).

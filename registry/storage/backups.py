@@ -22,10 +22,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from registry.atomic import fsync_dir, store_error
 from registry.errors import StoreError
-from registry.failpoints import failpoint
 from registry.storage import db
+from registry.storage.atomic import fsync_dir, store_error
+from registry.storage.failpoints import failpoint
 
 SUFFIX = ".sqlite3"
 

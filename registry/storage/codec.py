@@ -1,4 +1,4 @@
-"""One model's rows <-> :class:`~registry.entries.ModelEntry`, and the text encoding.
+"""One model's rows <-> :class:`~registry.model.entries.ModelEntry`, and the text encoding.
 
 A model is one ``models`` row (the model-level fields, the file stat, the family key and a
 ``summary``: the model's index row as JSON, what scans and ``list`` need without touching
@@ -7,8 +7,8 @@ other tables) plus its rows in ``versions`` (the structure snapshot in its own c
 
 ``same_family`` edges are not stored: the ``family`` column (the structural signature of the
 current version) is the group key, and :func:`read_entry` derives the edges from the other
-members of the group with the same rule as :mod:`registry.relations` (a mesh up to
-:data:`~registry.relations.MESH_LIMIT` members, else a star around the smallest id).
+members of the group with the same rule as :mod:`registry.model.relations` (a mesh up to
+:data:`~registry.model.relations.MESH_LIMIT` members, else a star around the smallest id).
 
 Text: SQLite stores TEXT as UTF-8, which cannot hold the lone surrogates that stand for the
 bytes of a non-UTF-8 file name. :func:`enc` therefore stores such a string as a BLOB of its
@@ -21,9 +21,9 @@ import json
 import sqlite3
 from typing import Any
 
-from registry.entries import FileStat, HistoryEvent, ModelEntry, Relationship, VersionRecord
-from registry.relations import group_links
-from registry.rowcodec import current_metadata, index_row
+from registry.model.entries import FileStat, HistoryEvent, ModelEntry, Relationship, VersionRecord
+from registry.model.relations import group_links
+from registry.model.rowcodec import current_metadata, index_row
 
 Text = str | bytes
 

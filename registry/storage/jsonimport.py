@@ -3,8 +3,8 @@
 Two layouts are recognised:
 
 * this project's schema-1 ``model_registry.json`` (``schema_version: 1``, ``models`` keyed by
-  id holding :meth:`~registry.entries.ModelEntry.to_dict` entries, including deleted models
-  whose ids stay reserved), read through :meth:`registry.records.RegistryDoc.from_dict`;
+  id holding :meth:`~registry.model.entries.ModelEntry.to_dict` entries, including deleted models
+  whose ids stay reserved), read through :meth:`registry.model.records.RegistryDoc.from_dict`;
 * the GNN pipeline's reference step-4 registry (top-level ``models`` keyed by id, each with
   ``model_id``, ``name``, ``description``, ``current_version``, ``tags``, ``metadata``,
   ``created_at``, ``updated_at`` and ``versions`` keyed by version string holding
@@ -28,13 +28,13 @@ from typing import Any
 
 import structlog
 
-from registry.atomic import fsync_dir, store_error
-from registry.entries import HistoryEvent, ModelEntry, VersionRecord
 from registry.errors import StoreError
-from registry.failpoints import failpoint
-from registry.modelmap import ModelMap
-from registry.records import RegistryDoc
+from registry.model.entries import HistoryEvent, ModelEntry, VersionRecord
+from registry.model.modelmap import ModelMap
+from registry.model.records import RegistryDoc
 from registry.storage import codec, db, schema
+from registry.storage.atomic import fsync_dir, store_error
+from registry.storage.failpoints import failpoint
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,6 @@
 """The store's ``doc.models``: entries read from the database on first access.
 
-:class:`SqlModels` is a :class:`~registry.modelmap.ModelMap` over one connection. Nothing
+:class:`SqlModels` is a :class:`~registry.model.modelmap.ModelMap` over one connection. Nothing
 is read up front: ``model_id in models`` and ``models[model_id]`` read that one model's rows,
 :meth:`~SqlModels.rows` reads the ``summary`` column of every model once (the index rows of
 scans, relationships and search), iteration reads the ids.
@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from registry.entries import ModelEntry
 from registry.errors import StoreError
-from registry.modelmap import LazyLoadError, ModelMap
-from registry.rowcodec import IndexRow, index_row
+from registry.model.entries import ModelEntry
+from registry.model.modelmap import LazyLoadError, ModelMap
+from registry.model.rowcodec import IndexRow, index_row
 from registry.storage import codec, db
 
 _PATH = codec.MODEL_COLUMNS.index("path")
@@ -63,7 +63,7 @@ class SqlModels(ModelMap):
         """Stop using the connection (the store closes it when its unit of work is over).
 
         The ids (and the index rows, when they were read) stay available; reading an entry
-        that was not decoded then raises :class:`~registry.modelmap.LazyLoadError`.
+        that was not decoded then raises :class:`~registry.model.modelmap.LazyLoadError`.
         """
         if self._closed:
             return

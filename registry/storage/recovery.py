@@ -1,6 +1,6 @@
 """Recovery, restore and first-open creation of the registry database.
 
-Helpers of :class:`registry.store.RegistryStore` (they use its connection and lock state);
+Helpers of :class:`registry.storage.store.RegistryStore` (they use its connection and lock state);
 the store calls them while holding the writers' lock. See the store's module docstring for
 the decisions taken here.
 """
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from registry.atomic import fsync_dir, store_error
 from registry.errors import NotFoundError, StoreCorruptError, StoreError
-from registry.records import utc_now
+from registry.model.records import utc_now
 from registry.storage import backups as bk
 from registry.storage import db, jsonimport
+from registry.storage.atomic import fsync_dir, store_error
 
 if TYPE_CHECKING:
-    from registry.store import RegistryStore
+    from registry.storage.store import RegistryStore
 
 log = structlog.get_logger(__name__)
 

@@ -17,7 +17,7 @@ from registry.storage import codec, db
 from registry.storage.view import VIEW_SCHEMA_VERSION, read_view_header
 
 if TYPE_CHECKING:
-    from registry.store import RegistryStore
+    from registry.storage.store import RegistryStore
 
 
 def _database(store: RegistryStore) -> tuple[list[str], int, str, list[str]]:
@@ -50,7 +50,7 @@ def _database(store: RegistryStore) -> tuple[list[str], int, str, list[str]]:
 
 
 def verify(store: RegistryStore) -> list[str]:
-    """See :meth:`registry.store.RegistryStore.verify`."""
+    """See :meth:`registry.storage.store.RegistryStore.verify`."""
     problems: list[str] = []
     backups = store.backup_list()
     try:

@@ -2,7 +2,7 @@
 
 Written from the database by SQL (summary columns, version numbers and hashes, tags,
 aliases: no structure snapshots, findings or history) and replaced atomically with
-:func:`registry.atomic.write_atomic`. It is regenerable, so it is not fsynced: a crash may
+:func:`registry.storage.atomic.write_atomic`. It is regenerable, so it is not fsynced: a crash may
 leave the previous view, which ``verify`` reports as stale and the next write replaces.
 The layout is ``registry/schema/registry.schema.json``; deleted models are left out.
 """
@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from registry.atomic import write_atomic
-from registry.failpoints import failpoint
+from registry.storage.atomic import write_atomic
 from registry.storage.codec import dec, jload
+from registry.storage.failpoints import failpoint
 
 VIEW_SCHEMA_VERSION = 2
 

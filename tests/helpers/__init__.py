@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from registry.records import ModelEntry, VersionRecord, utc_now
+from registry.model.records import ModelEntry, VersionRecord, utc_now
 
 
 def make_entry(model_id: str, *, version: str = "1.0.0", variables: int = 3) -> ModelEntry:

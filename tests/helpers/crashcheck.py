@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from registry.config import Config
-from registry.failpoints import ENV_VAR
 from registry.storage.backups import read_info
 from registry.storage.db import EMPTY_MESSAGE, read_generation
-from registry.store import RegistryStore
+from registry.storage.failpoints import ENV_VAR
+from registry.storage.store import RegistryStore
 
 REPO = Path(__file__).resolve().parents[2]
 SCAN_WRITER = Path(__file__).resolve().parent / "scan_writer.py"

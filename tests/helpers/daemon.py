@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from registry.config import load_config
-from registry.records import RegistryDoc
-from registry.store import RegistryStore
+from registry.model.records import RegistryDoc
+from registry.storage.store import RegistryStore
 
 DEADLINE = 30.0
 """Default seconds to wait for a condition (generous: 2 cores shared by many jobs)."""

@@ -30,9 +30,9 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from registry import failpoints
 from registry.config import Config
-from registry.scan import Scanner
+from registry.scanning.scan import Scanner
+from registry.storage import failpoints
 from tests.helpers.daemon import gnn_text
 
 FILES = ("alpha.md", "beta.md", "gamma.md")

@@ -21,7 +21,7 @@ import structlog
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from registry.config import Config
-from registry.store import RegistryStore
+from registry.storage.store import RegistryStore
 from tests.helpers import make_entry
 
 

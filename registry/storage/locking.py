@@ -20,10 +20,10 @@ from pathlib import Path
 
 import filelock
 
-from registry.atomic import ensure_dir, store_error
 from registry.config import Config
 from registry.errors import StoreBusyError
-from registry.records import utc_now
+from registry.model.records import utc_now
+from registry.storage.atomic import ensure_dir, store_error
 
 _held: set[tuple[str, int]] = set()
 _held_lock = threading.Lock()

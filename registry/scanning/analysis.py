@@ -1,6 +1,6 @@
 """Analysis of many files in parallel, and the read-ahead a scan uses.
 
-:func:`registry.fileanalysis.analyse` analyses one file's bytes.
+:func:`registry.scanning.fileanalysis.analyse` analyses one file's bytes.
 
 :func:`analyse_many` runs :func:`analyse` over a stream of files in a
 :class:`~concurrent.futures.ProcessPoolExecutor` and yields the results in input order. Small
@@ -32,8 +32,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import chain, islice
 
-from registry.fileanalysis import DEFAULT_MAX_VARIABLES, Analysis, analyse
-from registry.scanio import ReadProblem, read_file
+from registry.scanning.fileanalysis import DEFAULT_MAX_VARIABLES, Analysis, analyse
+from registry.scanning.scanio import ReadProblem, read_file
 
 SMALL_BATCH = 64
 """Batches with fewer files than this are analysed in this process."""
@@ -158,7 +158,7 @@ def _context() -> multiprocessing.context.BaseContext:
     if threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["registry.analysis"])
+    context.set_forkserver_preload(["registry.scanning.analysis"])
     return context
 
 
@@ -201,7 +201,7 @@ def _collect(chunk: list[Item], task: Future[list[Analysis | None]] | None,
 class ReadAhead:
     """Reads and analyses files ahead of a registrar that processes them in this order.
 
-    The files are read by the workers (:func:`registry.scanio.read_file`, with the same
+    The files are read by the workers (:func:`registry.scanning.scanio.read_file`, with the same
     size limit and symlink policy as the registrar), so this process does not read them twice.
 
     Args:

@@ -34,7 +34,7 @@ in a temp file; killed before or after its content is committed, before the rena
 
 FILE_FAILPOINTS: tuple[str, ...] = ("after_temp_write", "after_temp_fsync", "after_rename",
                                     "before_dir_fsync")
-"""The steps of :func:`registry.atomic.write_atomic` when asked for crash points."""
+"""The steps of :func:`registry.storage.atomic.write_atomic` when asked for crash points."""
 
 _SIGKILL = 9  # signal.SIGKILL on Linux; `registry` must not import `signal` (design rule).
 

@@ -1,6 +1,6 @@
 """Read-side use cases: look a model up, resolve ``ID@VERSION`` references, diff versions.
 
-:func:`search` (see :mod:`registry.search` for the query language) is re-exported here.
+:func:`search` (see :mod:`registry.model.search` for the query language) is re-exported here.
 
 Reference forms accepted by :func:`resolve`: ``ID`` (the current version), ``ID@1.2.0`` (a
 version number), ``ID@alias`` (a named pointer) and ``ID@latest`` (always the current
@@ -23,8 +23,8 @@ from typing import Any
 
 from registry.errors import NotFoundError
 from registry.gnn import bump_kind, diff_structures
-from registry.records import ModelEntry, RegistryDoc, VersionRecord
-from registry.search import search
+from registry.model.records import ModelEntry, RegistryDoc, VersionRecord
+from registry.model.search import search
 
 SEMVER = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?")
 """What a version number looks like in a reference."""

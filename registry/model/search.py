@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.errors import NotFoundError
-from registry.records import MODEL_STATES, ModelEntry, RegistryDoc
-from registry.relations import current_metadata
-from registry.rowcodec import IndexRow
+from registry.model.records import MODEL_STATES, ModelEntry, RegistryDoc
+from registry.model.relations import current_metadata
+from registry.model.rowcodec import IndexRow
 
 FIELDS: tuple[str, ...] = ("alias", "id", "name", "ontology", "section", "state", "tag", "var")
 """Field names a query may filter on."""

@@ -40,8 +40,8 @@ from pathlib import PurePath
 from typing import Any
 
 from registry.errors import NotFoundError
-from registry.records import ModelEntry, RegistryDoc, Relationship
-from registry.rowcodec import (
+from registry.model.records import ModelEntry, RegistryDoc, Relationship
+from registry.model.rowcodec import (
     COMPUTED_RELATIONSHIP_TYPES,
     IndexRow,
     current_metadata,
@@ -225,7 +225,7 @@ def refresh_relationships(doc: RegistryDoc) -> None:
     largest group rather than to the number of edges in the registry.
 
     A store that knows what the open transaction touched and can look groups up
-    (:meth:`~registry.modelmap.ModelMap.touched`) gets a scoped refresh instead: only the
+    (:meth:`~registry.model.modelmap.ModelMap.touched`) gets a scoped refresh instead: only the
     members of the files and families a touched model is in or left are recomputed, unless
     some model declares references (their resolution may depend on any model).
     """

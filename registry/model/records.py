@@ -1,9 +1,10 @@
 """The registry document: its models (a lazy mapping), header fields and JSON form.
 
 These are plain mutable objects because the registry is changed by read-modify-write
-under a lock: :mod:`registry.store` loads a :class:`RegistryDoc`, the use cases change it, and
-the store writes the changed models back. The entry types live in :mod:`registry.entries`
-and are re-exported here; ``RegistryDoc.models`` is a :class:`~registry.modelmap.ModelMap`
+under a lock: :mod:`registry.storage.store` loads a :class:`RegistryDoc`, the use cases change it,
+and
+the store writes the changed models back. The entry types live in :mod:`registry.model.entries`
+and are re-exported here; ``RegistryDoc.models`` is a :class:`~registry.model.modelmap.ModelMap`
 (the store's subclass reads entries from the database on first access).
 ``to_dict``/``from_dict`` are the complete JSON form of schema 1 (the JSON registry files of
 earlier versions, imported on first open by :mod:`registry.storage.jsonimport`);
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.entries import (
+from registry.model.entries import (
     MODEL_STATES,
     SCHEMA_VERSION,
     ChangeKind,
@@ -29,7 +30,7 @@ from registry.entries import (
     VersionRecord,
     utc_now,
 )
-from registry.modelmap import ModelMap
+from registry.model.modelmap import ModelMap
 
 
 @dataclass(slots=True)

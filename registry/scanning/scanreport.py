@@ -1,6 +1,6 @@
 """The report of a scan: one outcome per file, counts, the exit code and the JSON summary.
 
-:class:`ScanReport` is what :class:`registry.scan.Scanner` returns and what
+:class:`ScanReport` is what :class:`registry.scanning.scan.Scanner` returns and what
 ``model_registry_summary.json``, ``gnn-registryd --scan --json`` and the library's
 ``process_model_registry`` show. :func:`log_outcome` writes the one structured event per file
 (``file_processed`` or ``file_error``; nothing for an unchanged file, which was not read).
@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from registry.scanio import STATUSES, FileOutcome
+from registry.scanning.scanio import STATUSES, FileOutcome
 
-log = structlog.get_logger("registry.scan")
+log = structlog.get_logger("registry.scanning.scan")
 
 _VALID = ("registered", "updated", "unchanged", "restored", "renamed")
 _CHANGES = frozenset({"registered", "updated", "removed", "restored", "renamed"})
@@ -60,7 +60,7 @@ class ScanReport:
         scanned_at: when the pass started (ISO-8601 UTC).
         duration_ms: how long it took.
         wrote: whether the registry file was written.
-        from_cache: answered by the scan cache (:mod:`registry.scancache`): nothing had
+        from_cache: answered by the scan cache (:mod:`registry.scanning.scancache`): nothing had
             changed, and the registry itself was not read.
     """
 

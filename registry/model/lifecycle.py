@@ -1,8 +1,8 @@
 """Lifecycle and curation: model states, aliases, tags, deletion and version pruning.
 
-Every function here changes a :class:`~registry.records.ModelEntry` (or the whole
-:class:`~registry.records.RegistryDoc`) in memory and appends one history event through
-:func:`registry.history.record`; the caller holds the store transaction that writes it.
+Every function here changes a :class:`~registry.model.records.ModelEntry` (or the whole
+:class:`~registry.model.records.RegistryDoc`) in memory and appends one history event through
+:func:`registry.model.history.record`; the caller holds the store transaction that writes it.
 A refused change raises :class:`~registry.errors.TransitionError` (or
 :class:`~registry.errors.NotFoundError` for a version or alias that does not exist) and leaves
 the entry untouched.
@@ -39,7 +39,7 @@ Decisions where the design is silent:
   model's ``metadata`` is rewritten from each new version, this key is carried over, so a
   user's keys survive new versions. Keys are non-empty text, values JSON; only the changed
   keys are named in the ``metadata_updated`` event.
-- Pruning (``cleanup_old_versions``) lives in :mod:`registry.pruning` and is re-exported
+- Pruning (``cleanup_old_versions``) lives in :mod:`registry.model.pruning` and is re-exported
   here (``prune_versions``, ``prune_hook_for``).
 """
 
@@ -52,11 +52,11 @@ from typing import Any
 
 import structlog
 
-from registry import history
 from registry.errors import NotFoundError, TransitionError
-from registry.pruning import prune_hook_for, prune_versions
-from registry.records import MODEL_STATES, ModelEntry, RegistryDoc
-from registry.relations import refresh_relationships
+from registry.model import history
+from registry.model.pruning import prune_hook_for, prune_versions
+from registry.model.records import MODEL_STATES, ModelEntry, RegistryDoc
+from registry.model.relations import refresh_relationships
 
 _log = structlog.get_logger(__name__)
 

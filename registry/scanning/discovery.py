@@ -20,7 +20,7 @@ What is a candidate (decisions documented here; design.md section 5):
   recorded in :attr:`Discovery.unlisted`, so the scanner never marks models below it removed.
 
 The name rules themselves (patterns, editor temporaries, ignores, GNN headings) live in
-:mod:`registry.names`.
+:mod:`registry.scanning.names`.
 
 Whether a candidate *is* a GNN model is decided from its text by :func:`looks_like_gnn`: at
 least two distinct GNN section headings. README-style Markdown is therefore skipped, not
@@ -41,7 +41,7 @@ from typing import NamedTuple
 import structlog
 
 from registry.config import Config
-from registry.names import (
+from registry.scanning.names import (
     EDITOR_SUFFIXES,
     TEMP_NAME,
     absolute,
@@ -51,7 +51,7 @@ from registry.names import (
     pattern_regex,
     plain_suffixes,
 )
-from registry.scanio import FileInfo, FileOutcome, file_info, stat_key
+from registry.scanning.scanio import FileInfo, FileOutcome, file_info, stat_key
 
 log = structlog.get_logger(__name__)
 
@@ -106,7 +106,7 @@ class Discovery:
 
 
 Known = Mapping[str, str]
-"""Entries by absolute path, each starting with the :func:`~registry.scanio.stat_key` of
+"""Entries by absolute path, each starting with the :func:`~registry.scanning.scanio.stat_key` of
 the file as it was and a tab (the scan cache's ``files``)."""
 
 

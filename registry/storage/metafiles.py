@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from registry.atomic import (
+from registry.storage.atomic import (
     DIR_MODE,
     fsync_dir,
     make_dirs,

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from registry.records import FileStat
+from registry.model.records import FileStat
 
 RACY_NS = 2_000_000_000
 """A file whose mtime is this close to (or after) the time its stat was recorded is re-hashed."""

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from registry.entries import FileStat, ModelEntry
+from registry.model.entries import FileStat, ModelEntry
 
 IndexRow = dict[str, Any]
 """One model's index row (see :func:`index_row`)."""
@@ -20,7 +20,7 @@ COMPUTED_RELATIONSHIP_TYPES: frozenset[str] = frozenset({
     "depends_on", "derived_from", "depends_on_unresolved", "derived_from_unresolved",
     "same_family", "same_file",
 })
-"""Relationship types recomputed by :mod:`registry.relations` (every other type is kept)."""
+"""Relationship types recomputed by :mod:`registry.model.relations` (every other type is kept)."""
 
 
 # One encoder for the process: json.dumps() with non-default options builds a new encoder on
@@ -69,7 +69,7 @@ def index_row(entry: ModelEntry) -> IndexRow:
     inode, device, recorded_ns]`` or ``null``), ``state``, ``deleted``, ``findings`` (how
     many), ``version``, ``model_count``, ``model_name``, ``description``, ``tags``,
     ``aliases``, ``signature``, ``relationships`` (digest of the list), ``kept`` (the
-    relationships of types :mod:`registry.relations` does not compute), and ``depends_on`` /
+    relationships of types :mod:`registry.model.relations` does not compute), and ``depends_on`` /
     ``derived_from`` of the current version when declared.
     """
     meta = current_metadata(entry)

@@ -1,9 +1,9 @@
 """The scan use case: reconcile directories with the registry, or apply a batch of paths.
 
 :class:`Scanner` is what ``gnn-registryd --scan``, the service and the library call. Both
-entry points share one code path per file (:class:`registry.register.Registrar`):
+entry points share one code path per file (:class:`registry.scanning.register.Registrar`):
 
-- :meth:`Scanner.reconcile` walks the roots (:mod:`registry.discovery`), registers every
+- :meth:`Scanner.reconcile` walks the roots (:mod:`registry.scanning.discovery`), registers every
   candidate, marks models whose file vanished from a scanned root ``removed``, records the
   roots, and writes ``model_registry_summary.json``;
 - :meth:`Scanner.process_paths` takes the service's settled paths: a file (new, changed or
@@ -38,18 +38,18 @@ from pathlib import Path
 
 import structlog
 
-from registry import scancache
 from registry.config import Config
-from registry.discovery import discover
-from registry.lifecycle import prune_hook_for
-from registry.modelmap import LazyLoadError
-from registry.names import absolute, is_ignored, matches_any
-from registry.records import RegistryDoc, utc_now
-from registry.register import Registrar
-from registry.relations import refresh_relationships
-from registry.scanio import FileOutcome, ReadProblem, Settle, StatLike, lstat_or_none
-from registry.scanreport import ScanReport, log_outcome
-from registry.store import RegistryStore
+from registry.model.lifecycle import prune_hook_for
+from registry.model.modelmap import LazyLoadError
+from registry.model.records import RegistryDoc, utc_now
+from registry.model.relations import refresh_relationships
+from registry.scanning import scancache
+from registry.scanning.discovery import discover
+from registry.scanning.names import absolute, is_ignored, matches_any
+from registry.scanning.register import Registrar
+from registry.scanning.scanio import FileOutcome, ReadProblem, Settle, StatLike, lstat_or_none
+from registry.scanning.scanreport import ScanReport, log_outcome
+from registry.storage.store import RegistryStore
 
 log = structlog.get_logger(__name__)
 
@@ -83,7 +83,7 @@ class Scanner:
 
     def flush_derived(self, *, final: bool = False) -> None:
         """Write the registry's derived files that are due (see
-        :meth:`registry.store.RegistryStore.flush_derived`)."""
+        :meth:`registry.storage.store.RegistryStore.flush_derived`)."""
         self.store.flush_derived(final=final)
 
     # -- the transaction wrapper -----------------------------------------------------------

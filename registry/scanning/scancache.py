@@ -12,13 +12,13 @@ file next to it, ``.<registry stem>.scan-cache.json``::
 
 ``files`` holds every recorded path the registrar would pass over without reading it when
 its ``lstat`` matches: all its models plain (not ``removed``, no findings), one recorded
-stat, outside the racy window (see :func:`registry.scanio.stat_matches`). ``status`` is
+stat, outside the racy window (see :func:`registry.scanning.scanio.stat_matches`). ``status`` is
 ``unchanged`` (the ids are the live models in file order, ``version`` the first one's),
 ``skipped`` (every model deleted; ``version`` null), ``not-gnn`` (a candidate such as a
 ``README.md`` that this scan read and found not to be a GNN model, outside the racy window
 when it was read; no ids), or ``prose`` (the same for a document that shows GNN only in
 fenced code blocks, skipped with its own message). One tab-separated string per file,
-starting with its stat (:func:`registry.scanio.stat_key`), keeps decoding cheap: a JSON
+starting with its stat (:func:`registry.scanning.scanio.stat_key`), keeps decoding cheap: a JSON
 string decodes several times faster than the four integers it stands for, and strings give
 the garbage collector nothing to walk. (Ids and versions never hold a tab; an entry that
 would is simply not cached.)
@@ -29,7 +29,7 @@ would is simply not cached.)
 for the registry as it is now (same generation and ``updated_at`` in the database's
 ``meta`` table, and a database file no shorter than its header says), every
 root was scanned before, discovery listed every directory, every candidate is in ``files`` with
-an equal stat (checked as the walk finds it: :func:`registry.discovery.discover` with
+an equal stat (checked as the walk finds it: :func:`registry.scanning.discovery.discover` with
 ``known``), and every cached path below the roots was found. Anything else (a new, changed,
 invalid or vanished file, a new root, a missing or stale or unreadable cache) gives no
 outcomes and a plain discovery, and the scanner takes its normal path, which is always
@@ -49,14 +49,14 @@ from typing import Any, NamedTuple
 
 import structlog
 
-from registry.atomic import write_atomic
 from registry.config import Config
-from registry.discovery import Discovery, discover
 from registry.errors import StoreError
-from registry.records import RegistryDoc
-from registry.register_models import DELETED_MESSAGE, NOT_GNN_MESSAGE, PROSE_MESSAGE
-from registry.rowcodec import dumps
-from registry.scanio import RACY_NS, FileOutcome, key_of, stat_key
+from registry.model.records import RegistryDoc
+from registry.model.rowcodec import dumps
+from registry.scanning.discovery import Discovery, discover
+from registry.scanning.register_models import DELETED_MESSAGE, NOT_GNN_MESSAGE, PROSE_MESSAGE
+from registry.scanning.scanio import RACY_NS, FileOutcome, key_of, stat_key
+from registry.storage.atomic import write_atomic
 from registry.storage.db import read_generation
 
 NOT_GNN = "not-gnn"
@@ -133,7 +133,7 @@ def not_gnn_files(found: Discovery, outcomes: Sequence[FileOutcome],
         found: the pass's discovery.
         outcomes: the pass's outcomes.
         read_after_ns: a time (``time.time_ns()``) before any file of the pass was read; a
-            file modified within :data:`~registry.scanio.RACY_NS` of it is left out.
+            file modified within :data:`~registry.scanning.scanio.RACY_NS` of it is left out.
 
     Returns:
         ``{path: entry}`` to pass to :func:`write`.
@@ -238,8 +238,9 @@ class CacheHits:
     """The outcomes of a rescan's cache hits, built only when asked for.
 
     An unchanged rescan of 10,000 files needs their counts and the few skipped ones, not
-    10,000 :class:`~registry.scanio.FileOutcome` objects (building them would cost more than
-    the rest of the cache check). Implements :class:`registry.scanreport.DeferredOutcomes`.
+    10,000 :class:`~registry.scanning.scanio.FileOutcome` objects (building them would cost more
+    than
+    the rest of the cache check). Implements :class:`registry.scanning.scanreport.DeferredOutcomes`.
     """
 
     def __init__(self, paths: list[str], files: dict[str, str]) -> None:

@@ -17,10 +17,10 @@ from typing import Any
 
 import structlog
 
-from registry import history
 from registry.config import Config
-from registry.records import RegistryDoc
-from registry.rowcodec import dumps
+from registry.model import history
+from registry.model.records import RegistryDoc
+from registry.model.rowcodec import dumps
 
 _log = structlog.get_logger(__name__)
 

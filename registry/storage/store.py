@@ -14,7 +14,7 @@ Files (``config.registry_file`` names the JSON view, as ``--registry`` always ha
 * the database is that path with the suffix ``.sqlite3`` (``model_registry.sqlite3`` next
   to ``model_registry.json``): :func:`database_path`;
 * the view ``model_registry.json`` and the per-model metadata files are derived and written
-  after the commit (see :mod:`registry.storage.view`, :mod:`registry.metafiles`);
+  after the commit (see :mod:`registry.storage.view`, :mod:`registry.storage.metafiles`);
 * ``backups/`` holds online backups (:mod:`registry.storage.backups`), made after a
   committed write at most every ``backup_interval`` seconds (0: after every write, the CLI;
   the service sets a few minutes) and on :meth:`RegistryStore.close`.
@@ -54,15 +54,15 @@ from typing import Any
 
 import structlog
 
-from registry.atomic import ensure_dir, remove_stale_temps, write_atomic
 from registry.config import Config
 from registry.errors import StoreError
-from registry.failpoints import failpoint
-from registry.locking import RegistryLock
-from registry.metafiles import metadata_body, readable_chunks, write_metadata_files
-from registry.records import RegistryDoc, utc_now
+from registry.model.records import RegistryDoc, utc_now
 from registry.storage import backups as bk
 from registry.storage import codec, db, jsonimport, recovery
+from registry.storage.atomic import ensure_dir, remove_stale_temps, write_atomic
+from registry.storage.failpoints import failpoint
+from registry.storage.locking import RegistryLock
+from registry.storage.metafiles import metadata_body, readable_chunks, write_metadata_files
 from registry.storage.models import SqlModels
 from registry.storage.view import write_view
 

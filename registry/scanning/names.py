@@ -1,7 +1,7 @@
 """Which names and texts are GNN models: patterns, editor temporaries, ignores, headings.
 
-The rules :mod:`registry.discovery` walks by and the service's event filter applies
-(:func:`is_ignored`); the decisions are documented in :mod:`registry.discovery`.
+The rules :mod:`registry.scanning.discovery` walks by and the service's event filter applies
+(:func:`is_ignored`); the decisions are documented in :mod:`registry.scanning.discovery`.
 """
 
 from __future__ import annotations

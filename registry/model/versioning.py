@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from registry.records import ChangeKind, ModelEntry
+from registry.model.records import ChangeKind, ModelEntry
 
 BumpKind = Literal["major", "minor", "patch"]
 """How much a version grows."""

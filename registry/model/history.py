@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.records import HistoryEvent, ModelEntry, utc_now
+from registry.model.records import HistoryEvent, ModelEntry, utc_now
 
 
 def record(
@@ -20,7 +20,7 @@ def record(
 
     Args:
         entry: the model whose history grows.
-        event: the event name (see :class:`registry.records.HistoryEvent`).
+        event: the event name (see :class:`registry.model.records.HistoryEvent`).
         actor: who caused it (a user name, ``scan``, ``service``...).
         reason: why, when a person gave a reason.
         at: the time (now by default).

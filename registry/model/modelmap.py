@@ -2,7 +2,7 @@
 
 :class:`ModelMap` is ``model_id -> ModelEntry`` plus a few calls that let the use cases
 work on a large registry without holding every entry: :meth:`~ModelMap.row` /
-:meth:`~ModelMap.rows` give each model's index row (:func:`registry.rowcodec.index_row`, the
+:meth:`~ModelMap.rows` give each model's index row (:func:`registry.model.rowcodec.index_row`, the
 small dict of fields scans, relationships, search and ``list`` need), :meth:`~ModelMap.freeze`
 hands one changed entry back to the store early, and :meth:`~ModelMap.take_changes` tells the
 store what changed.
@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
-from registry.entries import ModelEntry
 from registry.errors import StoreError
-from registry.rowcodec import IndexRow, index_row
+from registry.model.entries import ModelEntry
+from registry.model.rowcodec import IndexRow, index_row
 
 
 class LazyLoadError(StoreError):

@@ -1,10 +1,11 @@
 """Model-level registration: the registry document, its indexes, ids, versions, metadata.
 
-:class:`ModelRegistrar` is the half of :class:`registry.register.Registrar` that knows about
+:class:`ModelRegistrar` is the half of :class:`registry.scanning.register.Registrar` that knows
+about
 models rather than files: it indexes the document by file path and content hash, matches each
 model of a valid file to its entry (by path and position, or as a returning model by content
 hash), creates entries with new ids, adds versions and keeps the model-level fields and the
-history current. See :mod:`registry.register` for the rules.
+history current. See :mod:`registry.scanning.register` for the rules.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from registry import history, ids, lifecycle, versioning
 from registry.config import Config
-from registry.fileanalysis import Analysis, ModelAnalysis
 from registry.gnn import bump_kind as gnn_bump_kind
 from registry.gnn import diff_structures
-from registry.names import base_name
-from registry.records import ModelEntry, RegistryDoc, Relationship, VersionRecord, utc_now
-from registry.rowcodec import IndexRow
-from registry.scanio import FileOutcome, file_stat, stat_matches
+from registry.model import history, ids, lifecycle, versioning
+from registry.model.records import ModelEntry, RegistryDoc, Relationship, VersionRecord, utc_now
+from registry.model.rowcodec import IndexRow
+from registry.scanning.fileanalysis import Analysis, ModelAnalysis
+from registry.scanning.names import base_name
+from registry.scanning.scanio import FileOutcome, file_stat, stat_matches
 
 VERSION_ONLY_KEYS = frozenset({"structure", "dimensions", "types", "ontology",
                                "model_parameters", "time", "sections"})
@@ -239,7 +240,7 @@ class ModelRegistrar:
                            message="; ".join(messages))
 
     def _metadata(self, block: ModelBlock) -> dict[str, Any]:
-        # Computed by registry.analysis (the full extract, or the seed form when
+        # Computed by registry.scanning.analysis (the full extract, or the seed form when
         # extract_metadata is off); copied so the analysis result is never shared.
         return dict(block.model.metadata)
 

@@ -6,7 +6,8 @@ SHA-256 for a single-model file; for a multi-model file the hash of the text bef
 model followed by the model's lines, joined with ``\\n``), the findings that belong to it and
 its metadata (:func:`registry.gnn.extract`, or the short seed form when metadata extraction is
 off). The result is made of dataclasses, strings, numbers, lists and dicts only, so it crosses
-a process boundary with :mod:`pickle` (:mod:`registry.analysis` runs it in worker processes).
+a process boundary with :mod:`pickle` (:mod:`registry.scanning.analysis` runs it in worker
+processes).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from registry.gnn import check_bytes, extract
 from registry.gnn.codes import TOO_MANY_VARIABLES
 from registry.gnn.model import Finding, GnnFile, GnnModel
 from registry.gnn.parser import split_lines
-from registry.names import looks_like_gnn
+from registry.scanning.names import looks_like_gnn
 
 
 @dataclass(frozen=True, slots=True)

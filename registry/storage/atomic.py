@@ -33,7 +33,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from registry.errors import StoreError
-from registry.failpoints import failpoint
+from registry.storage.failpoints import failpoint
 
 FILE_MODE = 0o644
 """Permissions of every file the store writes."""

@@ -3,7 +3,7 @@
 Plain mutable dataclasses (the registry is changed by read-modify-write under a lock).
 ``to_dict``/``from_dict`` define each entry's JSON form; ``from_dict`` raises
 ``ValueError``/``KeyError``/``TypeError`` on data that does not match. Re-exported by
-:mod:`registry.records`, which adds the whole document.
+:mod:`registry.model.records`, which adds the whole document.
 
 Times are ISO-8601 strings in UTC (``2026-11-27T03:36:02.123456Z``).
 """

@@ -1,6 +1,6 @@
 """Register one file into a registry document: the one code path every scan and event uses.
 
-A :class:`Registrar` works on the :class:`~registry.records.RegistryDoc` of one open store
+A :class:`Registrar` works on the :class:`~registry.model.records.RegistryDoc` of one open store
 transaction. It indexes the models once by file path and by content hash (so a pass over
 *n* files is O(n)) and keeps both indexes current as models move or change.
 
@@ -13,7 +13,7 @@ Per file (:meth:`Registrar.process_file`):
 2. Read the bytes once (``O_NOFOLLOW`` unless symlinks are followed, ``O_NONBLOCK`` so a file
    swapped for a FIFO never blocks; ``fstat`` of the open file confirms a regular file and
    gives the stat that is recorded), at most ``max_file_size`` bytes, once the file has
-   settled (:func:`registry.scanio.read_settled`: a file modified within ``settle_ms`` is
+   settled (:func:`registry.scanning.scanio.read_settled`: a file modified within ``settle_ms`` is
    waited for, one whose stat changed during the read is read again, and one still changing
    after ``settle_timeout`` is ``deferred``, never registered half-written).
 3. SHA-256. A single-model file whose bytes equal the current version is unchanged without
@@ -28,8 +28,8 @@ Per file (:meth:`Registrar.process_file`):
 5. Each model of the file is matched to its entry by (path, position in the file); a model
    with no entry may be a returning one (same content hash as a model that is ``removed`` or
    whose recorded file is gone: same id, ``restored``/``renamed`` events and a
-   ``renamed_from`` relationship), else it is new and gets an id from :mod:`registry.ids`.
-   New content gets a version from :mod:`registry.versioning`.
+   ``renamed_from`` relationship), else it is new and gets an id from :mod:`registry.model.ids`.
+   New content gets a version from :mod:`registry.model.versioning`.
 
 Content hash: the SHA-256 of the whole file for a single-model file; for a multi-model file,
 of each model's block (the text before the first model, i.e. the front matter, followed by
@@ -65,12 +65,13 @@ from typing import Any
 
 import structlog
 
-from registry import lifecycle
-from registry.analysis import SMALL_BATCH, ReadAhead, default_workers
-from registry.fileanalysis import Analysis, analyse
-from registry.names import looks_like_gnn, shows_gnn_examples
-from registry.records import ModelEntry
-from registry.register_models import (
+from registry.model import lifecycle
+from registry.model.records import ModelEntry
+from registry.model.rowcodec import row_stat
+from registry.scanning.analysis import SMALL_BATCH, ReadAhead, default_workers
+from registry.scanning.fileanalysis import Analysis, analyse
+from registry.scanning.names import looks_like_gnn, shows_gnn_examples
+from registry.scanning.register_models import (
     DELETED_MESSAGE,
     NOT_GNN_MESSAGE,
     PROSE_MESSAGE,
@@ -78,8 +79,7 @@ from registry.register_models import (
     VERSION_ONLY_KEYS,
     ModelRegistrar,
 )
-from registry.rowcodec import row_stat
-from registry.scanio import (
+from registry.scanning.scanio import (
     FileOutcome,
     ReadProblem,
     Settle,

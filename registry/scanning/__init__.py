@@ -1,0 +1,3 @@
+"""Scanning: discovery, reading and analysing files, registration, reports."""
+
+from __future__ import annotations

@@ -34,7 +34,14 @@ Decisions:
   clear error and never opened. One that is not a SQLite database or fails ``quick_check``
   (run on a store's first write, in ``verify`` and after any corruption error) is renamed
   to ``<name>.corrupt-<UTC time>`` and the newest valid backup installed, with a warning;
-  with no valid backup it is left in place and :class:`StoreCorruptError` raised.
+  with no valid backup it is left in place and :class:`StoreCorruptError` raised. An
+  empty file with no WAL (a writer killed as it created the database) holds nothing: it is
+  set aside and the registry starts as if there were none.
+* Per store object (one CLI command, one scan, the service), the first write also sweeps
+  crash-leftover temp files and rewrites missing metadata files; later writes touch only
+  what they changed (a listing of a 10,000-model output folder costs more than a batch).
+* The SQL lives in :mod:`registry.storage`; recovery and restore are in
+  :mod:`registry.storage.recovery`.
 """
 
 from __future__ import annotations

@@ -229,7 +229,8 @@ class RegistryStore:
             self._close_writer()
 
     def _open_checked(self) -> sqlite3.Connection:
-        if not db.check_file(self.path):
+        fresh = not db.check_file(self.path)
+        if fresh:
             recovery.create_missing(self)
         conn = db.connect(self.path, timeout=self.timeout, create=True)
         try:
@@ -239,13 +240,13 @@ class RegistryStore:
                     msg = "the registry database fails its integrity check"
                     raise db.NotADatabaseError(msg, path=str(self.path),
                                                reason="; ".join(problems[:3]))
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)",
-                         (uuid.uuid4().hex[:16],))
-            if not codec.fts_available(conn):
+            if fresh or not self._checked:  # once per store (one commit), not per batch
                 conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)",
+                             (uuid.uuid4().hex[:16],))
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
                 codec.ensure_fts(conn)
                 conn.execute("COMMIT")
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
         except sqlite3.Error as exc:
             conn.close()
             raise db.translate(exc, self.path, "checking the database", self.timeout) from exc

@@ -189,8 +189,8 @@ def file_problems(doc: RegistryDoc) -> tuple[int, list[str]]:
     """
     problems: list[str] = []
     checked = 0
-    for model_id in sorted(doc.models):
-        entry = doc.models[model_id]
+    for entry in doc.models.listing():  # summary rows: no versions or history are read
+        model_id = entry.model_id
         if entry.deleted or entry.state == "removed":
             continue
         checked += 1

@@ -184,3 +184,44 @@ class TestRelated:
             relations.related(doc, "m")
         with pytest.raises(NotFoundError):
             relations.related(doc, "nope")
+
+
+class TestScopedRefresh:
+    """A service batch refreshes only the touched files and families; the result is what a
+    full refresh of the whole registry gives."""
+
+    def test_scoped_refresh_matches_a_full_refresh(self, tmp_path):
+        import copy  # noqa: PLC0415
+
+        from registry.model.records import RegistryDoc  # noqa: PLC0415
+        from registry.model.relations import refresh_relationships  # noqa: PLC0415
+        from registry.scanning.scan import Scanner  # noqa: PLC0415
+        from tests.test_scan import config_for, gnn_text, load, write  # noqa: PLC0415
+
+        models = tmp_path / "models"
+        paths = [write(models / f"f{i}.md", gnn_text(f"F{i}", annotation=f"Member {i}."))
+                 for i in range(4)]
+        write(models / "other.md", gnn_text("Other", variables=("A[2,2,type=float]",
+                                                                "s[2,1,type=float]")))
+        scanner = Scanner(config_for(tmp_path, directories=[models]), actor="service")
+        scanner.reconcile([models])
+        family = {("same_family", f"f{i}") for i in (1, 2, 3)}
+        assert {(r.type, r.target) for r in load(tmp_path).models["f0"].relationships} == family
+        # f2 leaves the family (a new variable), f3 moves to another name.
+        write(paths[2], gnn_text("F2", variables=("A[3,3,type=float]", "s[3,1,type=float]",
+                                                  "o[3,1,type=float]", "x[2,type=float]")),
+              age=1000)
+        moved = models / "f3_moved.md"
+        paths[3].rename(moved)
+        report = scanner.process_paths([paths[2], paths[3], moved])
+        assert {o.status for o in report.outcomes} >= {"updated", "renamed"}
+        doc = load(tmp_path)
+        scoped = {mid: [(r.type, r.target) for r in doc.models[mid].relationships]
+                  for mid in doc.models}
+        assert ("same_family", "f2") not in scoped["f0"]
+        assert ("same_family", "f3") in scoped["f0"]
+        assert not [r for r in scoped["f2"] if r[0] == "same_family"]
+        full = RegistryDoc(models={m: copy.deepcopy(doc.models[m]) for m in doc.models})
+        refresh_relationships(full)  # the in-memory map: every model recomputed
+        assert {m: [(r.type, r.target) for r in full.models[m].relationships]
+                for m in full.models} == scoped

@@ -283,13 +283,14 @@ def list_entries(conn: sqlite3.Connection) -> list[ModelEntry]:
                        updated_at=updated_at, version=dec(version), state=state,
                        tags=tags.get(mid, []), aliases=aliases.get(mid, {}),
                        description=dec(description), metadata=jload(metadata) or {},
-                       sha256=sha, deleted=bool(deleted),
+                       sha256=sha, deleted=bool(deleted), source_index=int(source_index),
                        # the latest refused content's findings: list shows "(file invalid)"
                        findings=jload(findings) or [] if findings != "[]" else [])
             for (mid, name, path, size, registered_at, updated_at, version, state, description,
-                 sha, deleted, metadata, findings) in conn.execute(
+                 sha, deleted, metadata, source_index, findings) in conn.execute(
                 "SELECT id, name, path, size, registered_at, updated_at, version, state, "
-                "description, sha256, deleted, metadata, findings FROM models ORDER BY id")]
+                "description, sha256, deleted, metadata, source_index, findings FROM models "
+                "ORDER BY id")]
 
 
 def referencing(conn: sqlite3.Connection, target: str) -> list[str]:

@@ -263,6 +263,8 @@ def read_generation(path: Path) -> tuple[int, str] | None:
         pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
         if not has_wal and pages * int(conn.execute("PRAGMA page_size").fetchone()[0]) > size:
             return None  # shorter than its header says: truncated
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+            return 0, ""  # created, schema not committed yet (a writer killed at its start)
         meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN "
                                  "('generation', 'updated_at')").fetchall())
         return int(meta.get("generation", 0)), str(meta.get("updated_at", ""))

@@ -62,13 +62,11 @@ class SqlModels(ModelMap):
     def detach(self) -> None:
         """Stop using the connection (the store closes it when its unit of work is over).
 
-        The ids (and the index rows, when they were read) stay available; reading an entry
-        that was not decoded then raises :class:`~registry.model.modelmap.LazyLoadError`.
+        Decoded entries, and the ids and index rows when they were read, stay available;
+        reading anything else then raises :class:`~registry.model.modelmap.LazyLoadError`.
         """
         if self._closed:
             return
-        with contextlib.suppress(StoreError):
-            self._db_ids()
         self._closed = True
         self._writable = False
 

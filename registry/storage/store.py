@@ -34,7 +34,14 @@ Decisions:
   clear error and never opened. One that is not a SQLite database or fails ``quick_check``
   (run on a store's first write, in ``verify`` and after any corruption error) is renamed
   to ``<name>.corrupt-<UTC time>`` and the newest valid backup installed, with a warning;
-  with no valid backup it is left in place and :class:`StoreCorruptError` raised.
+  with no valid backup it is left in place and :class:`StoreCorruptError` raised. An
+  empty file with no WAL (a writer killed as it created the database) holds nothing: it is
+  set aside and the registry starts as if there were none.
+* Per store object (one CLI command, one scan, the service), the first write also sweeps
+  crash-leftover temp files and rewrites missing metadata files; later writes touch only
+  what they changed (a listing of a 10,000-model output folder costs more than a batch).
+* The SQL lives in :mod:`registry.storage`; recovery and restore are in
+  :mod:`registry.storage.recovery`.
 """
 
 from __future__ import annotations
@@ -222,7 +229,8 @@ class RegistryStore:
             self._close_writer()
 
     def _open_checked(self) -> sqlite3.Connection:
-        if not db.check_file(self.path):
+        fresh = not db.check_file(self.path)
+        if fresh:
             recovery.create_missing(self)
         conn = db.connect(self.path, timeout=self.timeout, create=True)
         try:
@@ -232,13 +240,13 @@ class RegistryStore:
                     msg = "the registry database fails its integrity check"
                     raise db.NotADatabaseError(msg, path=str(self.path),
                                                reason="; ".join(problems[:3]))
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)",
-                         (uuid.uuid4().hex[:16],))
-            if not codec.fts_available(conn):
+            if fresh or not self._checked:  # once per store (one commit), not per batch
                 conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)",
+                             (uuid.uuid4().hex[:16],))
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
                 codec.ensure_fts(conn)
                 conn.execute("COMMIT")
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
         except sqlite3.Error as exc:
             conn.close()
             raise db.translate(exc, self.path, "checking the database", self.timeout) from exc

@@ -127,10 +127,9 @@ class SqlModels(ModelMap):
             return False
         return model_id in self._live or self._in_db(model_id)
 
-    def __getitem__(self, model_id: str) -> ModelEntry:
-        entry = self._live.get(model_id)
-        if entry is not None:
-            return entry
+    def _read(self, model_id: str) -> tuple[ModelEntry, codec.Rows]:
+        """``model_id`` and its child rows from the database (``KeyError`` when absent or
+        removed in this document)."""
         if model_id in self._removed:
             raise KeyError(model_id)
         self._check_open()
@@ -143,7 +142,13 @@ class SqlModels(ModelMap):
                              reason=f"{model_id!r}: {exc}") from exc
         if found is None:
             raise KeyError(model_id)
-        entry, rows = found
+        return found
+
+    def __getitem__(self, model_id: str) -> ModelEntry:
+        entry = self._live.get(model_id)
+        if entry is not None:
+            return entry
+        entry, rows = self._read(model_id)
         self._live[model_id] = entry
         if self._writable:
             self._stored[model_id] = rows
@@ -198,16 +203,7 @@ class SqlModels(ModelMap):
         entry = self._live.get(model_id)
         if entry is not None:
             return entry.to_dict()
-        if model_id in self._removed:
-            raise KeyError(model_id)
-        self._check_open()
-        try:
-            found = codec.read_entry(self._conn, model_id)
-        except sqlite3.Error as exc:
-            raise self._fail(exc, "reading a model") from exc
-        if found is None:
-            raise KeyError(model_id)
-        return found[0].to_dict()
+        return self._read(model_id)[0].to_dict()
 
     def rows(self) -> Iterator[tuple[str, IndexRow]]:
         """``(model_id, row)`` for every model: one query for the stored rows."""

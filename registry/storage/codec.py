@@ -23,7 +23,7 @@ from typing import Any
 
 from registry.model.entries import FileStat, HistoryEvent, ModelEntry, Relationship, VersionRecord
 from registry.model.relations import group_links
-from registry.model.rowcodec import current_metadata, index_row
+from registry.model.rowcodec import index_row
 
 Text = str | bytes
 
@@ -69,15 +69,6 @@ _MARKS = ", ".join("?" for _ in MODEL_COLUMNS)
 _UPDATES = ", ".join(f"{c} = excluded.{c}" for c in MODEL_COLUMNS[1:])
 _UPSERT = (f"INSERT INTO models ({_COLUMN_LIST}) VALUES ({_MARKS}) "  # noqa: S608 - constants
            f"ON CONFLICT (id) DO UPDATE SET {_UPDATES}")
-
-
-def family_of(entry: ModelEntry) -> str:
-    """The family key of ``entry``: the structural signature of its current version."""
-    signature = current_metadata(entry).get("signature")
-    if isinstance(signature, str) and signature:
-        return signature
-    record = entry.current
-    return record.signature if record is not None else ""
 
 
 def _model_values(entry: ModelEntry, summary: dict[str, Any]) -> tuple[Any, ...]:
@@ -368,7 +359,6 @@ __all__ = [
     "ensure_fts",
     "entry_rows",
     "family_members",
-    "family_of",
     "fts_available",
     "ids_where",
     "jdump",

@@ -12,9 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from daemon.common import EXIT_OK, EXIT_USAGE, config_from_args, error, print_json, printable
+from daemon.common import EXIT_OK, EXIT_USAGE, error, load_doc, print_json, printable
 from registry.model.query import diff
-from registry.storage.store import RegistryStore
 
 
 def _out(text: str = "") -> None:
@@ -100,7 +99,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     except ValueError as exc:
         error(f"diff: {exc}")
         return EXIT_USAGE
-    result = diff(RegistryStore(config_from_args(args)).load(), model_id, v1, v2)
+    result = diff(load_doc(args), model_id, v1, v2)
     if args.json_output:
         print_json(result)
     else:

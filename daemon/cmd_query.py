@@ -29,32 +29,24 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from daemon.cmd_diff import register_diff
-from daemon.common import EXIT_OK, EXIT_USAGE, config_from_args, error, print_json, printable
+from daemon.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    error,
+    load_doc,
+    print_json,
+    printable,
+)
 from daemon.query_json import history_json, list_entries, show_json, summary
-from registry.errors import NotFoundError
 from registry.model.query import resolve, search
-from registry.model.records import MODEL_STATES, ModelEntry, RegistryDoc, VersionRecord
+from registry.model.records import MODEL_STATES, ModelEntry, VersionRecord
 from registry.model.relations import current_metadata, related
 from registry.model.search import FIELDS, parse_query
-from registry.storage.store import RegistryStore
 
 
 def _out(text: str = "") -> None:
     """One line on stdout; names, paths and messages come from files: escaped."""
     sys.stdout.write(printable(text) + "\n")
-
-
-def load_doc(args: argparse.Namespace) -> RegistryDoc:
-    """The registry named by the command's options, read without the lock.
-
-    Raises:
-        NotFoundError: there is no registry there (nothing is created).
-    """
-    store = RegistryStore(config_from_args(args))
-    if not store.exists():
-        msg = f"no registry at {printable(str(store.view_path))}"
-        raise NotFoundError(msg)
-    return store.load()
 
 
 def state_text(entry: ModelEntry) -> str:
@@ -315,5 +307,5 @@ var:s_f?). An unknown filter (tags:x) is an error, not free text. Terms combine 
     p.set_defaults(handler=_cmd_deps)
 
 
-__all__ = ["aliases_text", "load_doc", "print_models", "register", "state_text",
+__all__ = ["aliases_text", "print_models", "register", "state_text",
            "summary", "table", "unknown_filter"]

@@ -22,6 +22,8 @@ from registry.errors import (
     StoreError,
     TransitionError,
 )
+from registry.model.records import RegistryDoc
+from registry.storage.store import RegistryStore
 
 EXIT_OK = 0
 """Success (and: no invalid GNN file, no problem found, or a request that already held)."""
@@ -183,6 +185,20 @@ def run_guarded(handler: Callable[[], int]) -> int:
         return EXIT_OK
 
 
+
+def load_doc(args: argparse.Namespace) -> RegistryDoc:
+    """The registry named by the command's options, read without the lock.
+
+    Raises:
+        NotFoundError: there is no registry there (nothing is created).
+    """
+    store = RegistryStore(config_from_args(args))
+    if not store.exists():
+        msg = f"no registry at {printable(str(store.view_path))}"
+        raise NotFoundError(msg)
+    return store.load()
+
+
 __all__ = [
     "EXIT_FATAL",
     "EXIT_INTERRUPTED",
@@ -194,6 +210,7 @@ __all__ = [
     "check_directories",
     "config_from_args",
     "error",
+    "load_doc",
     "note",
     "print_json",
     "printable",

@@ -113,9 +113,12 @@ class TestList:
         assert code == 1
         assert "unknown state" in err
 
-    def test_no_registry(self, tmp_path, capsys):
-        """Listing where there is no registry says so, exits 1 and creates nothing."""
-        code, out, err = Cli(tmp_path / "none", capsys)("list")
+    @pytest.mark.parametrize("argv", [("list",), ("show", "x"), ("history", "x"),
+                                      ("deps", "x"), ("diff", "x", "1.0.0", "1.0.1"),
+                                      ("search", "x")])
+    def test_no_registry(self, tmp_path, capsys, argv):
+        """A query where there is no registry says so, exits 1 and creates nothing."""
+        code, out, err = Cli(tmp_path / "none", capsys)(*argv)
         assert (code, out.strip()) == (1, "")
         assert "no registry at" in err
         assert not (tmp_path / "none").exists()

@@ -69,6 +69,59 @@ class TestLayout:
         assert [(r.type, r.target) for r in entry.relationships] == [
             ("renamed_from", "/old/f2.md"), ("same_family", "f1"), ("same_family", "f3")]
 
+    def test_large_family_is_a_star_read_from_the_family_index(
+            self, store: RegistryStore) -> None:
+        """Past MESH_LIMIT members the hub (smallest id) links to all, the others to the hub
+        only; the hub role moves when the hub is removed; metadata files list no family
+        links (they are derived at read time and would go stale)."""
+        from registry.model.relations import MESH_LIMIT  # noqa: PLC0415
+
+        ids = [f"m{i:03d}" for i in range(MESH_LIMIT + 8)]
+        with store.transaction() as doc:
+            for mid in ids:
+                entry = make_entry(mid)
+                entry.metadata["signature"] = "big"
+                entry.versions[0].metadata["signature"] = "big"
+                doc.models[mid] = entry
+        models = store.load().models
+        assert [r.target for r in models[ids[0]].relationships] == ids[1:]
+        assert [(r.type, r.target) for r in models[ids[5]].relationships] == [
+            ("same_family", ids[0])]
+        hub_file = json.loads(store.metadata_path(ids[0]).read_bytes())
+        assert not [r for r in hub_file.get("relationships", [])
+                    if r.get("type") == "same_family"]
+        with store.transaction() as doc:
+            doc.models[ids[0]].state = "removed"
+        models = store.load().models
+        assert [r.target for r in models[ids[1]].relationships] == ids[2:]
+        assert [r.target for r in models[ids[7]].relationships] == [ids[1]]
+        assert models[ids[0]].relationships == []
+        plan = query(store, "EXPLAIN QUERY PLAN SELECT id FROM models WHERE family = ? AND "
+                     "deleted = 0 AND state <> 'removed' ORDER BY id LIMIT 3", "big")
+        assert "models_live_family" in " ".join(str(row[-1]) for row in plan)
+
+    def test_a_version_1_database_is_migrated_keeping_its_models(
+            self, store: RegistryStore) -> None:
+        """Schema 1 (family index on the key alone) is brought to the current version on
+        the next write; its models and derived family links are unchanged."""
+        from registry.storage import schema  # noqa: PLC0415
+
+        with store.transaction() as doc:
+            for mid in ("f1", "f2"):
+                entry = make_entry(mid)
+                entry.versions[0].metadata["signature"] = "sig"
+                doc.models[mid] = entry
+        conn = sqlite3.connect(store.path)
+        conn.executescript("DROP INDEX models_live_family; "
+                           "CREATE INDEX models_family ON models (family); "
+                           "PRAGMA user_version = 1;")
+        conn.close()
+        write(store, "f3")
+        assert query(store, "PRAGMA user_version") == [(schema.SCHEMA_VERSION,)]
+        assert query(store, "SELECT name FROM sqlite_master WHERE name LIKE 'models_%family'"
+                     ) == [("models_live_family",)]
+        assert [r.target for r in store.load().models["f1"].relationships] == ["f2"]
+
     @pytest.mark.parametrize("text", ["plain", "caf\u00e9", "bad\udcff-bytes", "\ud800lone"])
     def test_text_round_trips_through_the_encoding(self, text: str) -> None:
         """Any str, lone surrogates included, survives enc/dec (TEXT or BLOB)."""

@@ -72,18 +72,27 @@ class ModelMap(MutableMapping[str, ModelEntry]):
         for model_id in list(self):
             yield model_id, self.row(model_id)
 
-    def raw(self, model_id: str) -> dict[str, Any]:
-        """The JSON form of ``model_id`` (``ModelEntry.to_dict()``).
+    def raw(self, model_id: str, *, family: bool = True) -> dict[str, Any]:
+        """The JSON form of ``model_id`` (``ModelEntry.to_dict()``); ``family=False``
+        leaves its ``same_family`` relationships out.
 
         Raises:
             KeyError: no such model.
         """
-        return self[model_id].to_dict()
+        out = self[model_id].to_dict()
+        if not family:
+            out["relationships"] = [r for r in out.get("relationships", [])
+                                    if r.get("type") != "same_family"]
+        return out
 
     def listing(self) -> list[ModelEntry]:
         """Every live (not deleted) model, sorted by id, for ``list``: the entries may be
         summaries (model-level fields, tags and aliases, but no versions or history)."""
         return [self[mid] for mid in sorted(self) if not self[mid].deleted]
+
+    derives_families = False
+    """Whether the store derives ``same_family`` relationships when it reads an entry (a
+    family is a group key there, not stored edges): the refresh then leaves them alone."""
 
     indexed = False
     """Whether :meth:`ids_at_path` and :meth:`ids_with_sha` are cheap (a database index);

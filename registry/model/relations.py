@@ -162,10 +162,17 @@ def _wanted(mid: str, row: IndexRow, family: list[str], files: list[str],
 
 
 def _apply(doc: RegistryDoc, mid: str, row: IndexRow, ordered: list[Relationship]) -> None:
-    if relationships_digest([[r.type, r.target] for r in ordered]) == row["relationships"]:
+    derived = doc.models.derives_families
+    if derived and relationships_digest(
+            [[r.type, r.target] for r in ordered if r.type != "same_family"]
+    ) == row["relationships"]:
         return
     held = doc.models.is_decoded(mid)
     entry = doc.models[mid]
+    if derived:  # the store's own same_family links stay as read
+        ordered = sorted([*ordered, *(r for r in entry.relationships
+                                      if r.type == "same_family")],
+                         key=lambda r: (r.type, r.target))
     if ordered != entry.relationships:
         entry.relationships = ordered
     if not held:
@@ -199,9 +206,10 @@ def _refresh_scoped(doc: RegistryDoc, touched: tuple[set[str], set[str], set[str
                                       and _grouped(r))
         return file_cache[path]
 
+    derived = models.derives_families
     scope = {m for m in ids if m in models}
     for sig in families:
-        if sig:
+        if sig and not derived:
             scope.update(family(sig))
     for path in paths:
         if path:
@@ -209,7 +217,8 @@ def _refresh_scoped(doc: RegistryDoc, touched: tuple[set[str], set[str], set[str
     resolver = _Resolver(())
     for mid in sorted(scope):
         row = models.row(mid)
-        ordered = _wanted(mid, row, family(row["signature"]) if row["signature"] else [],
+        ordered = _wanted(mid, row,
+                          family(row["signature"]) if row["signature"] and not derived else [],
                           files(row["file_path"]) if row["file_path"] else [], resolver)
         _apply(doc, mid, row, ordered)
 
@@ -243,7 +252,7 @@ def refresh_relationships(doc: RegistryDoc) -> None:
         declared = declared or any(row.get(kind) for kind in DECLARED_TYPES)
         if row["state"] == "removed":
             continue
-        if row["signature"]:
+        if row["signature"] and not doc.models.derives_families:
             families[row["signature"]].append(mid)
         if row["file_path"]:
             files[row["file_path"]].append(mid)

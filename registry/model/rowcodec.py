@@ -68,7 +68,8 @@ def index_row(entry: ModelEntry) -> IndexRow:
     Keys: ``file_path``, ``source_index``, ``sha256``, ``file_stat`` (``[size, mtime_ns,
     inode, device, recorded_ns]`` or ``null``), ``state``, ``deleted``, ``findings`` (how
     many), ``version``, ``model_count``, ``model_name``, ``description``, ``tags``,
-    ``aliases``, ``signature``, ``relationships`` (digest of the list), ``kept`` (the
+    ``aliases``, ``signature``, ``relationships`` (digest of the list without the
+    ``same_family`` links, which follow from ``signature``), ``kept`` (the
     relationships of types :mod:`registry.model.relations` does not compute), and ``depends_on`` /
     ``derived_from`` of the current version when declared.
     """
@@ -78,7 +79,7 @@ def index_row(entry: ModelEntry) -> IndexRow:
         record = entry.current
         signature = record.signature if record is not None else ""
     stat = entry.file_stat
-    pairs = [[r.type, r.target] for r in entry.relationships]
+    pairs = [[r.type, r.target] for r in entry.relationships if r.type != "same_family"]
     row: IndexRow = {
         "file_path": entry.file_path,
         "source_index": entry.source_index,

@@ -22,7 +22,7 @@ import sqlite3
 from typing import Any
 
 from registry.model.entries import FileStat, HistoryEvent, ModelEntry, Relationship, VersionRecord
-from registry.model.relations import group_links
+from registry.model.relations import MESH_LIMIT, group_links
 from registry.model.rowcodec import index_row
 
 Text = str | bytes
@@ -233,11 +233,26 @@ def _version(row: sqlite3.Row | tuple[Any, ...]) -> VersionRecord:
                          signature=dec(signature), pruned=bool(pruned))
 
 
+_FAMILY_QUERY = ("SELECT id FROM models WHERE family = ? AND deleted = 0 AND "
+                 "state <> 'removed' ORDER BY id")
+
+
 def family_members(conn: sqlite3.Connection, family: str) -> list[str]:
     """Ids of the live, not removed models of a family, sorted."""
-    rows = conn.execute("SELECT id FROM models WHERE family = ? AND deleted = 0 AND "
-                        "state <> 'removed' ORDER BY id", (enc(family),)).fetchall()
+    rows = conn.execute(_FAMILY_QUERY, (enc(family),)).fetchall()
     return [dec(r[0]) for r in rows]
+
+
+def family_links(conn: sqlite3.Connection, family: str, model_id: str) -> list[str]:
+    """The ``same_family`` targets of ``model_id`` (the rule of
+    :func:`~registry.model.relations.group_links`), reading at most ``MESH_LIMIT + 1`` ids
+    unless ``model_id`` is the hub of a large family (the partial index on
+    ``(family, id)`` makes this a short range read, whatever the family's size)."""
+    first = [dec(r[0]) for r in conn.execute(_FAMILY_QUERY + " LIMIT ?",
+                                             (enc(family), MESH_LIMIT + 1))]
+    if len(first) > MESH_LIMIT and first[0] == model_id:
+        first = family_members(conn, family)  # the hub links to every member
+    return list(group_links(first, model_id))
 
 
 def ids_where(conn: sqlite3.Connection, column: str, value: str) -> list[str]:
@@ -297,15 +312,20 @@ def referencing(conn: sqlite3.Connection, target: str) -> list[str]:
     return sorted(found)
 
 
-def read_entry(conn: sqlite3.Connection, model_id: str) -> tuple[ModelEntry, Rows] | None:
-    """The model ``model_id`` and its child rows as stored, or ``None`` when there is none."""
+def read_entry(conn: sqlite3.Connection, model_id: str, *,
+               family: bool = True) -> tuple[ModelEntry, Rows] | None:
+    """The model ``model_id`` and its child rows as stored, or ``None`` when there is none.
+
+    ``family=False`` leaves out the derived ``same_family`` relationships (the derived
+    files, which do not list them, and writers, which never store them).
+    """
     mid = enc(model_id)
     row = conn.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE id = ?",  # noqa: S608
                        (mid,)).fetchone()
     if row is None:
         return None
     (_id, name, path, source_index, size, registered_at, updated_at, version, state,
-     description, sha, st_size, st_mtime, st_inode, st_device, st_recorded, deleted, family,
+     description, sha, st_size, st_mtime, st_inode, st_device, st_recorded, deleted, family_key,
      _declares, findings, metadata, _summary) = row
     stat = (FileStat(st_size, st_mtime, st_inode, st_device, st_recorded or 0)
             if st_size is not None else None)
@@ -331,9 +351,9 @@ def read_entry(conn: sqlite3.Connection, model_id: str) -> tuple[ModelEntry, Row
     aliases = {dec(a): dec(v) for _m, a, v in rows["aliases"]}
     tags = [dec(t) for _m, _p, t in rows["tags"]]
     relationships = [Relationship(dec(t), dec(x)) for _m, _p, t, x in rows["relationships"]]
-    family_text = dec(family)
-    if family_text and not deleted and state != "removed":
-        links = list(group_links(family_members(conn, family_text), model_id))
+    family_text = dec(family_key)
+    if family and family_text and not deleted and state != "removed":
+        links = family_links(conn, family_text, model_id)
         if links:
             relationships += [Relationship("same_family", t) for t in links]
             relationships.sort(key=lambda r: (r.type, r.target))
@@ -358,6 +378,7 @@ __all__ = [
     "enc",
     "ensure_fts",
     "entry_rows",
+    "family_links",
     "family_members",
     "fts_available",
     "ids_where",

@@ -127,14 +127,15 @@ class SqlModels(ModelMap):
             return False
         return model_id in self._live or self._in_db(model_id)
 
-    def _read(self, model_id: str) -> tuple[ModelEntry, codec.Rows]:
+    def _read(self, model_id: str, *, family: bool = True) -> tuple[ModelEntry, codec.Rows]:
         """``model_id`` and its child rows from the database (``KeyError`` when absent or
-        removed in this document)."""
+        removed in this document); ``family=False``: without the derived ``same_family``
+        links."""
         if model_id in self._removed:
             raise KeyError(model_id)
         self._check_open()
         try:
-            found = codec.read_entry(self._conn, model_id)
+            found = codec.read_entry(self._conn, model_id, family=family)
         except sqlite3.Error as exc:
             raise self._fail(exc, "reading a model") from exc
         except (ValueError, TypeError) as exc:
@@ -198,12 +199,14 @@ class SqlModels(ModelMap):
         value: IndexRow = json.loads(codec.dec(found[0]))
         return value
 
-    def raw(self, model_id: str) -> dict[str, Any]:
-        """The JSON form of ``model_id``; an entry not decoded is read and not kept."""
-        entry = self._live.get(model_id)
-        if entry is not None:
-            return entry.to_dict()
-        return self._read(model_id)[0].to_dict()
+    def raw(self, model_id: str, *, family: bool = True) -> dict[str, Any]:
+        """The JSON form of ``model_id``; an entry not decoded is read and not kept.
+
+        ``family=False`` leaves the derived ``same_family`` links out.
+        """
+        if model_id in self._live:
+            return super().raw(model_id, family=family)
+        return self._read(model_id, family=family)[0].to_dict()
 
     def rows(self) -> Iterator[tuple[str, IndexRow]]:
         """``(model_id, row)`` for every model: one query for the stored rows."""
@@ -224,6 +227,7 @@ class SqlModels(ModelMap):
         return [e for e in out if not e.deleted]
 
     indexed = True
+    derives_families = True
 
     def _lookup(self, column: str, value: str) -> list[str]:
         self._check_open()

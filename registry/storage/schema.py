@@ -16,7 +16,7 @@ import sqlite3
 
 from registry.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The ``user_version`` this build writes and reads."""
 
 _V1 = """
@@ -107,7 +107,15 @@ CREATE TABLE relationships (
 CREATE INDEX relationships_target ON relationships (target);
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1}
+_V2 = """
+DROP INDEX models_family;
+CREATE INDEX models_live_family ON models (family, id) WHERE deleted = 0 AND state <> 'removed';
+"""
+"""Version 2: a model's ``same_family`` links are read from the first ids of its family, so
+the family index holds the ids of live models in order (a short range read instead of a
+scan of the whole family)."""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
 """``{version: script}``: the script takes a database from ``version - 1`` to ``version``."""
 
 

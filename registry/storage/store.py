@@ -582,7 +582,9 @@ class RegistryStore:
         for mid in pending:
             path = self.metadata_path(mid)
             remove_stale_temps(path.parent, path.name)
-            yield path, metadata_body(doc.models.raw(mid))
+            # same_family links are derived from the family key at read time: a file that
+            # listed them would go stale whenever another member came or went
+            yield path, metadata_body(doc.models.raw(mid, family=False))
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
         """Atomically write ``registry_dir/model_registry_summary.json`` (a report: no fsync).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable
 from importlib import metadata
@@ -104,6 +105,12 @@ def check_directories(config: Config, *, files_too: bool = False) -> None:
         raise ConfigError(msg)
 
 
+_PLAIN = re.compile(r"[\n\x20-\x7e]*\Z")
+"""Text that needs no escaping at all: printable ASCII and newlines (the common case)."""
+
+_INDENTED = json.JSONEncoder(indent=2, ensure_ascii=False)
+
+
 def _escape_json_text(text: str) -> str:
     """JSON text with every non-printable character written as a ``\\u`` escape.
 
@@ -111,7 +118,7 @@ def _escape_json_text(text: str) -> str:
     a CSI on many terminals), bidirectional overrides and lone surrogates (file names that
     are not UTF-8) would reach the terminal raw, or fail to encode at all.
     """
-    if text.isprintable():
+    if text.isprintable() or _PLAIN.match(text):
         return text
     out: list[str] = []
     for ch in text:
@@ -128,9 +135,15 @@ def _escape_json_text(text: str) -> str:
 
 
 def print_json(data: Any) -> None:
-    """Write ``data`` as indented JSON on stdout (non-printable characters escaped)."""
-    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
-    sys.stdout.write(_escape_json_text(text) + "\n")
+    """Write ``data`` as indented JSON on stdout (non-printable characters escaped).
+
+    Written piece by piece as it is encoded: a 10,000-file scan summary is never held
+    whole in memory, nor walked character by character.
+    """
+    write = sys.stdout.write
+    for piece in _INDENTED.iterencode(data):
+        write(_escape_json_text(piece))
+    write("\n")
 
 
 def note(message: str) -> None:

@@ -67,6 +67,7 @@ MODEL_COLUMNS = ("id", "name", "path", "source_index", "size", "registered_at", 
 _COLUMN_LIST = ", ".join(MODEL_COLUMNS)
 _MARKS = ", ".join("?" for _ in MODEL_COLUMNS)
 _UPDATES = ", ".join(f"{c} = excluded.{c}" for c in MODEL_COLUMNS[1:])
+_INSERT_MODEL = f"INSERT INTO models ({_COLUMN_LIST}) VALUES ({_MARKS})"  # noqa: S608
 _UPSERT = (f"INSERT INTO models ({_COLUMN_LIST}) VALUES ({_MARKS}) "  # noqa: S608 - constants
            f"ON CONFLICT (id) DO UPDATE SET {_UPDATES}")
 
@@ -184,7 +185,7 @@ def text_candidates(conn: sqlite3.Connection, words: list[str]) -> set[str]:
 
 def write_entry(conn: sqlite3.Connection, entry: ModelEntry,
                 previous: Rows | None = None, *,
-                fts: bool = False) -> tuple[dict[str, Any], Rows] | None:
+                fts: bool = False, fresh: bool = False) -> tuple[dict[str, Any], Rows] | None:
     """Write the rows of ``entry`` that differ from ``previous`` (in the caller's transaction).
 
     Args:
@@ -192,6 +193,9 @@ def write_entry(conn: sqlite3.Connection, entry: ModelEntry,
         entry: the model.
         previous: its rows as stored (from :func:`read_entry` or an earlier write);
             ``None`` for a model not read from the database (all its rows are replaced).
+        fts: keep the FTS5 table in step.
+        fresh: the caller knows the model has no rows yet (plain inserts, nothing to
+            delete first: a first scan's common case).
 
     Returns:
         ``(index row, rows as now stored)``, or ``None`` when nothing differed.
@@ -202,6 +206,15 @@ def write_entry(conn: sqlite3.Connection, entry: ModelEntry,
     if previous == rows:
         return None
     mid = enc(entry.model_id)
+    if fresh:
+        rowid = conn.execute(_INSERT_MODEL, rows["models"][0]).lastrowid
+        if fts:
+            conn.execute(f"INSERT INTO {FTS_TABLE} (rowid, body) VALUES (?, ?)",  # noqa: S608
+                         (rowid, _text_body(entry.model_id, summary)))
+        for table, sql in _INSERT.items():
+            if rows[table]:
+                conn.executemany(sql, rows[table])
+        return summary, rows
     if previous is None or previous["models"] != rows["models"]:
         conn.execute(_UPSERT, rows["models"][0])
         if fts:  # the text row shares the model row's rowid (kept by the upsert)

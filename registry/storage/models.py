@@ -342,9 +342,11 @@ class SqlModels(ModelMap):
     def _sync(self, model_id: str, entry: ModelEntry) -> bool:
         if not self._writable:
             return False  # a snapshot's entries are never written (the lock-free pass)
+        previous = self._stored.get(model_id)
         try:
-            written = codec.write_entry(self._conn, entry, self._stored.get(model_id),
-                                        fts=self._has_fts())
+            written = codec.write_entry(
+                self._conn, entry, previous, fts=self._has_fts(),
+                fresh=previous is None and not self._in_db(model_id))
         except sqlite3.Error as exc:
             raise self._fail(exc, "writing a model") from exc
         if written is None:

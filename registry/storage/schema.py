@@ -110,10 +110,12 @@ CREATE INDEX relationships_target ON relationships (target);
 _V2 = """
 DROP INDEX models_family;
 CREATE INDEX models_live_family ON models (family, id) WHERE deleted = 0 AND state <> 'removed';
+CREATE INDEX models_deleted ON models (deleted);
 """
 """Version 2: a model's ``same_family`` links are read from the first ids of its family, so
 the family index holds the ids of live models in order (a short range read instead of a
-scan of the whole family)."""
+scan of the whole family); ``deleted`` is indexed so the service's count of live models
+per batch reads an index, not the table."""
 
 MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
 """``{version: script}``: the script takes a database from ``version - 1`` to ``version``."""

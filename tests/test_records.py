@@ -112,7 +112,7 @@ class TestLayout:
                 entry.versions[0].metadata["signature"] = "sig"
                 doc.models[mid] = entry
         conn = sqlite3.connect(store.path)
-        conn.executescript("DROP INDEX models_live_family; "
+        conn.executescript("DROP INDEX models_live_family; DROP INDEX models_deleted; "
                            "CREATE INDEX models_family ON models (family); "
                            "PRAGMA user_version = 1;")
         conn.close()

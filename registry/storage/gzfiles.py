@@ -119,6 +119,10 @@ def decompress_file(source: Path, target: Path, *, durable: bool = False) -> Non
             target.unlink()
         msg = "the compressed backup is damaged (not a valid gzip stream)"
         raise BackupUnreadableError(msg, path=where, reason=str(exc)) from exc
+    except StoreError:  # a StoreError is an OSError too: keep its own message
+        with contextlib.suppress(OSError):
+            target.unlink()
+        raise
     except OSError as exc:
         with contextlib.suppress(OSError):
             target.unlink()

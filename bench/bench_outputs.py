@@ -6,8 +6,8 @@ Usage: ``python bench/bench_outputs.py [--files 10000] [--cache DIR]`` (the chec
 
 - each part of the output folder, allocated on disk (as ``du``) and apparent (as ``du -b``):
   the database, the view, backups, the per-model folders (directories and metadata files),
-  the rest; and what the per-model folders cost at their floor (one directory block and one
-  file block each);
+  the last scan's summary, the rest; and what the per-model folders cost at their floor
+  (one directory block and one file block each);
 - one backup of its database (in a private temp folder): the old plain copy (online backup
   API + fsync) against the new compressed one (:func:`registry.storage.backups.make_backup`),
   their sizes and times, zlib levels 1 and 6, and the time to check a compressed backup
@@ -62,6 +62,8 @@ def parts(out: Path) -> list[tuple[str, int, int]]:
                 add("database", st)  # with its -wal and -shm when there are any
             elif entry.name == "model_registry.json":
                 add("view", st)
+            elif entry.name == "model_registry_summary.json":
+                add("last scan's summary", st)  # a first scan's lists every model
             else:
                 add("other files", st)
     return [(part, row[0], row[1]) for part, row in rows.items()]

@@ -106,8 +106,8 @@ class TestScanFaults:
         inject.undo()
         err = capsys.readouterr().err
         assert status == 2
-        # One failing call: the store never retries (two metadata files fail in parallel).
-        assert inject.hits == (2 if step == "metadata_write" else 1)
+        # One failing call: the store never retries.
+        assert inject.hits == 1
         assert cause in err
         assert "Traceback" not in err
         assert leftovers(out) == []

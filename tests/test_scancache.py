@@ -212,7 +212,7 @@ class TestFallsBack:
         tree(tmp_path)
         rescan(tmp_path)
         (tmp_path / "out" / "model_registry.sqlite3").unlink()
-        for backup in (tmp_path / "out").rglob("model_registry.*.sqlite3"):
+        for backup in (tmp_path / "out" / "backups").glob("model_registry.*.sqlite3*"):
             backup.unlink()
         report = rescan(tmp_path)
         assert not report.from_cache

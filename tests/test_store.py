@@ -17,6 +17,7 @@ from registry.errors import NotFoundError, StoreCorruptError, StoreError
 from registry.model.records import RegistryDoc
 from registry.storage import failpoints
 from registry.storage.backups import make_backup, read_info
+from registry.storage.metafiles import metadata_entry
 from registry.storage.schema import SCHEMA_VERSION
 from registry.storage.schemacheck import check_document, registry_schema
 from registry.storage.store import RegistryStore
@@ -512,7 +513,8 @@ class TestMetadataFiles:
         assert store.metadata_path("a").stat().st_ino == inode_a
         assert store.metadata_path("b").stat().st_ino != inode_b
         written = json.loads(store.metadata_path("b").read_text())
-        assert written == store.load().models["b"].to_dict()
+        assert written == metadata_entry(store.load().models["b"].to_dict())
+        assert written["description"] == "changed"
 
     @pytest.mark.parametrize("bad_id", ["..", ".", "a/b", "nul\0id"])
     def test_unsafe_model_id_is_refused(self, store: RegistryStore, bad_id: str) -> None:

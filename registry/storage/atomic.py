@@ -28,7 +28,6 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
@@ -256,64 +255,6 @@ def write_temp(path: Path, data: Content, *, fsync: bool = True,
     return tmp
 
 
-def write_many(items: list[tuple[Path, bytes]], *, workers: int = 16) -> None:
-    """Replace many small files with the recipe, overlapping their fsyncs.
-
-    Same guarantees per file as :func:`write_atomic` (each file is old or new, never
-    partial), but the temp-file fsyncs and the directory fsyncs run on a small thread pool
-    (``fsync`` releases the GIL and the filesystem batches concurrent journal commits), and
-    each directory is fsynced once. Used for the per-model metadata files.
-
-    Args:
-        items: ``(target, content)`` pairs; targets must be distinct.
-        workers: thread pool size.
-
-    Raises:
-        StoreError: the first failure; files already replaced stay replaced, no temp
-            file is left behind.
-    """
-    if not items:
-        return
-    parents = sorted({path.parent for path, _data in items})
-    grandparents: set[Path] = set()
-    for directory in parents:
-        if not directory.is_dir():
-            try:
-                make_dirs(directory)
-            except OSError as exc:
-                raise store_error(directory, "creating directory", exc) from exc
-            grandparents.add(directory.parent)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for directory in sorted(grandparents):
-            fsync_dir(directory, for_file=directory)
-        futures = [pool.submit(write_temp, path, data) for path, data in items]
-        temps: list[str | None] = []
-        first: StoreError | None = None
-        for future in futures:
-            try:
-                temps.append(future.result())
-            except StoreError as exc:
-                first = first or exc
-                temps.append(None)
-        if first is not None:
-            for tmp in temps:
-                if tmp is not None:
-                    _discard(tmp)
-            raise first
-        for index, ((path, _data), tmp) in enumerate(zip(items, temps, strict=True)):
-            assert tmp is not None
-            try:
-                os.replace(tmp, path)  # noqa: PTH105 - the recipe's primitive, named as such
-            except OSError as exc:
-                for rest in temps[index:]:
-                    if rest is not None:
-                        _discard(rest)
-                raise store_error(path, "replace", exc) from exc
-        syncs = [pool.submit(fsync_dir, d, for_file=d) for d in parents]
-        for sync in syncs:
-            sync.result()
-
-
 def link_or_copy(source: Path, target: Path) -> None:
     """Make ``target`` a durable copy of ``source``: a hard link if possible, else a copy.
 
@@ -395,6 +336,5 @@ __all__ = [
     "store_error",
     "temp_prefix",
     "write_atomic",
-    "write_many",
     "write_temp",
 ]

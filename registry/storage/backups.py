@@ -1,15 +1,23 @@
 """Online backups of the registry database: names, making, listing, reading, rotation.
 
 A backup is a complete SQLite database made with SQLite's online backup API (a consistent
-snapshot, taken while other connections read and write), written to a temp file, fsynced and
-then linked to its final name, which is never overwritten. Names carry the store's lifetime
-id (a random id made when the database was created), the generation and the UTC time::
+snapshot, taken while other connections read and write) into a temp file, then
+stream-compressed with gzip (the fastest zlib level, :mod:`registry.storage.gzfiles`) into
+a second temp file, which is fsynced and linked to its final name (never overwritten);
+then the directory is fsynced. Names carry the store's lifetime id (a random id made when
+the database was created), the generation and the UTC time::
 
-    backups/model_registry.3f9a0c1e.00000041.20261205T081502Z.sqlite3
+    backups/model_registry.3f9a0c1e.00000041.20261205T081502Z.sqlite3.gz
 
 so a registry started afresh (a new store id) can never overwrite the backups of an older,
-longer history, even when its generations are smaller. The newest backup is the one with the
-latest time (then the highest generation). Rotation keeps the newest ``keep``.
+longer history, even when its generations are smaller. Backups written before compression
+(the same name without ``.gz``) are listed, checked and restored alike. The newest backup is
+the one with the latest time (then the highest generation); rotation keeps the newest
+``keep`` of either kind.
+
+Reading a compressed backup (checking, listing, restoring) first decompresses it into a
+private temp file (:func:`unpacked`, in the system's temp directory, removed afterwards); a
+truncated or damaged ``.gz`` is reported as a problem of that backup, never installed.
 """
 
 from __future__ import annotations
@@ -26,9 +34,16 @@ from registry.errors import StoreError
 from registry.storage import db
 from registry.storage.atomic import fsync_dir, store_error
 from registry.storage.failpoints import failpoint
+from registry.storage.gzfiles import (
+    GZ_SUFFIX,
+    BackupUnreadableError,
+    compress_file,
+    decompress_file,
+    is_compressed,
+    unpacked,
+)
 
 SUFFIX = ".sqlite3"
-
 
 @dataclass(frozen=True, slots=True)
 class Backup:
@@ -47,6 +62,11 @@ class Backup:
     stamp: str
 
     @property
+    def compressed(self) -> bool:
+        """Whether the file is a gzip-compressed backup (its name ends in ``.gz``)."""
+        return self.path.name.endswith(GZ_SUFFIX)
+
+    @property
     def time(self) -> str:
         """The time as ISO-8601 (``2026-12-05T08:15:02Z``)."""
         s = self.stamp
@@ -55,7 +75,7 @@ class Backup:
 
 def _pattern(stem: str) -> re.Pattern[str]:
     return re.compile(re.escape(stem) + r"\.([0-9a-f]{8,32})\.(\d{8,})\.(\d{8}T\d{6}Z)"
-                      + re.escape(SUFFIX) + "$")
+                      + re.escape(SUFFIX) + "(?:" + re.escape(GZ_SUFFIX) + ")?$")
 
 
 def list_backups(backup_dir: Path, stem: str) -> list[Backup]:
@@ -66,7 +86,7 @@ def list_backups(backup_dir: Path, stem: str) -> list[Backup]:
         stem: the database file's stem (``model_registry``).
 
     Returns:
-        The backups (regular files whose names match), newest first.
+        The backups (regular files whose names match, compressed or not), newest first.
     """
     try:
         names = os.listdir(backup_dir)  # noqa: PTH208 - names only, no Path per entry
@@ -108,8 +128,14 @@ def utc_stamp() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def copy_database(source: sqlite3.Connection, target: Path) -> None:
-    """Write a consistent copy of ``source``'s database to the new file ``target``, fsynced.
+def copy_database(source: sqlite3.Connection, target: Path, *, durable: bool = True) -> None:
+    """Write a consistent, self-contained copy of ``source``'s database to the new file
+    ``target`` (rollback journal mode, so it opens read-only without a ``-shm``).
+
+    Args:
+        source: a connection to the database to copy.
+        target: the new file.
+        durable: fsync it (off for a temp copy that is compressed and then deleted).
 
     Raises:
         StoreError: the copy failed (``target`` is removed).
@@ -117,11 +143,15 @@ def copy_database(source: sqlite3.Connection, target: Path) -> None:
     try:
         dest = sqlite3.connect(os.fsencode(target), isolation_level=None)
         try:
+            if not durable:  # a throwaway copy: no journal, no syncs while it is written
+                dest.execute("PRAGMA journal_mode = OFF")
+                dest.execute("PRAGMA synchronous = OFF")
             source.backup(dest)
             dest.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
         finally:
             dest.close()
-        db.fsync_file(target)
+        if durable:
+            db.fsync_file(target)
     except OSError as exc:
         with contextlib.suppress(OSError):
             target.unlink()
@@ -132,9 +162,31 @@ def copy_database(source: sqlite3.Connection, target: Path) -> None:
         raise db.translate(exc, target, "writing a backup", 0.0) from exc
 
 
+def install_copy(backup: Path, target: Path) -> None:
+    """Write a durable, plain copy of the backup ``backup`` (compressed or not) to the new
+    file ``target`` (the database's restore temp file).
+
+    Raises:
+        BackupUnreadableError: a compressed backup that cannot be decompressed.
+        StoreError: the copy failed (``target`` is removed).
+    """
+    try:
+        packed = is_compressed(backup)
+    except OSError as exc:
+        raise store_error(backup, "reading a backup", exc) from exc
+    if packed:
+        decompress_file(backup, target, durable=True)
+        return
+    src = db.open_raw(backup, timeout=5.0, readonly=True)
+    try:
+        copy_database(src, target)
+    finally:
+        src.close()
+
+
 def make_backup(conn: sqlite3.Connection, backup_dir: Path, *, stem: str, store_id: str,
                 generation: int, keep: int) -> Path:
-    """Back up the database of ``conn`` as generation ``generation``, then rotate.
+    """Back up the database of ``conn`` as generation ``generation`` (compressed), then rotate.
 
     Args:
         conn: a connection to the registry database (not inside a write transaction).
@@ -154,11 +206,16 @@ def make_backup(conn: sqlite3.Connection, backup_dir: Path, *, stem: str, store_
         backup_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
     except OSError as exc:
         raise store_error(backup_dir, "creating the backups directory", exc) from exc
-    final = backup_dir / f"{stem}.{store_id}.{generation:08d}.{utc_stamp()}{SUFFIX}"
+    final = backup_dir / f"{stem}.{store_id}.{generation:08d}.{utc_stamp()}{SUFFIX}{GZ_SUFFIX}"
+    raw = backup_dir / f".{final.name}.{os.getpid()}.raw.tmp"
     temp = backup_dir / f".{final.name}.{os.getpid()}.tmp"
-    copy_database(conn, temp)
     try:
-        os.chmod(temp, 0o644)  # noqa: PTH101
+        copy_database(conn, raw, durable=False)
+        compress_file(raw, temp)
+    finally:
+        with contextlib.suppress(OSError):
+            raw.unlink()
+    try:
         os.link(temp, final)  # never replaces an existing backup
     except FileExistsError:
         pass
@@ -183,8 +240,13 @@ class BackupInfo:
     problems: list[str]
 
 
+def _describe(exc: StoreError) -> str:
+    return str(exc.args[0]) + (f": {exc.reason}" if exc.reason else "")
+
+
 def read_info(path: Path, timeout: float = 5.0) -> BackupInfo:
-    """Open a backup read-only and check it (header, ``quick_check``, generation, count).
+    """Check a backup (decompressed first when it is compressed): header, ``quick_check``,
+    generation, model count; opened read-only.
 
     Returns:
         Its info; ``problems`` is empty for a sound backup.
@@ -192,9 +254,19 @@ def read_info(path: Path, timeout: float = 5.0) -> BackupInfo:
     try:
         if not db.check_file(path):
             return BackupInfo(0, 0, "", ["missing"])
+        with unpacked(path) as plain:
+            return _read_plain(plain, timeout)
+    except StoreError as exc:
+        return BackupInfo(0, 0, "", [_describe(exc)])
+
+
+def _read_plain(path: Path, timeout: float) -> BackupInfo:
+    try:
+        if not db.check_file(path):
+            return BackupInfo(0, 0, "", ["missing"])
         conn = db.open_raw(path, timeout=timeout, readonly=True)
     except StoreError as exc:
-        return BackupInfo(0, 0, "", [str(exc.args[0]) + (f": {exc.reason}" if exc.reason else "")])
+        return BackupInfo(0, 0, "", [_describe(exc)])
     except sqlite3.Error as exc:
         return BackupInfo(0, 0, "", [str(exc)])
     try:
@@ -209,5 +281,6 @@ def read_info(path: Path, timeout: float = 5.0) -> BackupInfo:
         conn.close()
 
 
-__all__ = ["SUFFIX", "Backup", "BackupInfo", "copy_database", "list_backups", "make_backup",
-           "read_info", "rotate", "utc_stamp"]
+__all__ = ["GZ_SUFFIX", "SUFFIX", "Backup", "BackupInfo", "BackupUnreadableError",
+           "copy_database", "install_copy", "list_backups", "make_backup", "read_info",
+           "rotate", "unpacked", "utc_stamp"]

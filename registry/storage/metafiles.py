@@ -1,20 +1,22 @@
-"""Per-model metadata files: their readable JSON form and a batched, atomic write.
+"""Per-model metadata files: their compact JSON form and a batched, atomic write.
 
-``<registry dir>/<model_id>/<model_id>_metadata.json`` holds a copy of one registry entry
-for people and tools that want one model. These files are *derived*: the database is the
-durable record, the store rewrites a missing one on its next write and ``verify`` reports a
-missing one.
+``<registry dir>/<model_id>/<model_id>_metadata.json`` holds one model's current state and
+its history (:func:`metadata_entry`): the seed's model-level fields, tags, aliases, the
+description, the small scalars of its metadata (:func:`registry.storage.view.compact_metadata`),
+the current hash and findings, then one line per version (number, hash, time, kind of
+change, size), its stored relationships and its history events. Version metadata,
+structure snapshots and family links are not repeated here: the store holds them and
+``show``, ``diff`` and ``deps`` print them. A typical model's file fits in one 4 KiB block.
 
+These files are *derived*: the database is the durable record, the store rewrites a missing
+(or empty) one on its next write and ``verify`` reports a missing, unreadable or stale one.
 Each file is replaced atomically (unique temp file in the same directory, then ``rename``),
-so a reader sees the old copy or the new one, never a partial one. Durability:
-
-* fewer than :data:`SMALL_BATCH` files (the service's usual case): the full recipe per file
-  (fsync each temp file, rename, fsync each distinct directory), as cheap as it gets;
-* otherwise (a large scan): every temp file is written (each body as it is produced, so the
-  bodies are never all in memory at once) and renamed, with no fsync at all and never a
-  whole-machine ``sync``: after a power loss a file may be stale or missing, which
-  ``verify`` reports and the next write of that model repairs, since the database holds
-  everything the file says.
+so a reader sees the old copy or the new one, never a partial one. None is fsynced, nor is
+its directory, and never a whole-machine ``sync``: after a power loss a file may be stale,
+empty or missing, which ``verify`` reports and the next write of that model repairs; a
+crash leaves at worst a temp file, which the next write of that model sweeps. Every temp
+file is written (each body as it is produced, so the bodies are never all in memory at
+once) before the first rename.
 
 The body is indented for humans, but only at the top level and for the items of lists of
 objects (versions, history), each item compact on its own line: readable, diffable, and
@@ -29,17 +31,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from registry.storage.atomic import (
-    DIR_MODE,
-    fsync_dir,
-    make_dirs,
-    store_error,
-    write_many,
-    write_temp,
-)
+from registry.storage.atomic import DIR_MODE, make_dirs, store_error, write_temp
+from registry.storage.view import compact_metadata
 
-SMALL_BATCH = 8
-"""Below this many files, each file gets its own fsync (and its directory one)."""
+MODEL_KEYS = ("model_id", "model_name", "file_path", "file_size_bytes", "registered_at",
+              "updated_at", "version", "state", "tags", "aliases", "description")
+"""Model-level fields copied as they are, in this order (the seed's names)."""
+
+VERSION_KEYS = ("version", "sha256", "registered_at", "change", "file_size_bytes")
+"""Fields of each version's line (plus ``file_path`` where it differs from the model's,
+``findings`` when there are any and ``pruned`` when true)."""
 
 
 _lenient_utf8 = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str).encode
@@ -97,16 +98,50 @@ def readable_chunks(data: dict[str, Any], *, chunk: int = 1 << 16) -> Iterator[b
     yield _utf8("".join(parts))
 
 
+def metadata_entry(data: dict[str, Any]) -> dict[str, Any]:
+    """The content of one model's metadata file (module docstring), from its JSON form.
+
+    Args:
+        data: the entry's ``to_dict()`` form.
+
+    Returns:
+        A new JSON-ready dict.
+    """
+    out: dict[str, Any] = {key: data[key] for key in MODEL_KEYS if key in data}
+    out["metadata"] = compact_metadata(data.get("metadata") or {})
+    out["sha256"] = data.get("sha256", "")
+    out["findings"] = data.get("findings") or []  # of the latest content when it was refused
+    if data.get("deleted"):
+        out["deleted"] = True
+    path = data.get("file_path")
+    versions: list[dict[str, Any]] = []
+    for record in data.get("versions") or []:
+        line = {key: record[key] for key in VERSION_KEYS if key in record}
+        if record.get("file_path", path) != path:
+            line["file_path"] = record["file_path"]
+        if record.get("findings"):
+            line["findings"] = record["findings"]
+        if record.get("pruned"):
+            line["pruned"] = True
+        versions.append(line)
+    out["versions"] = versions
+    out["relationships"] = [rel for rel in data.get("relationships") or []
+                            if rel.get("type") != "same_family"]  # a family is a key
+    out["history"] = data.get("history") or []
+    return out
+
+
 def metadata_body(data: dict[str, Any]) -> bytes:
-    """The metadata file content of one entry (its ``to_dict()`` form).
+    """The metadata file content of one entry (its ``to_dict()`` form), compact.
 
     Args:
         data: the entry's JSON form.
 
     Returns:
-        UTF-8 JSON: one top-level key per line; lists of objects one item per line.
+        UTF-8 JSON of :func:`metadata_entry`: one top-level key per line; lists of objects
+        one item per line.
     """
-    return b"".join(readable_chunks(data))
+    return b"".join(readable_chunks(metadata_entry(data)))
 
 
 def _discard(temps: list[str]) -> None:
@@ -137,7 +172,7 @@ def _make_parent(directory: Path) -> bool:
 
 def write_metadata_files(items: Iterable[tuple[Path, bytes]], *,
                          count: int | None = None) -> None:
-    """Replace many metadata files atomically, with batched durability (module docstring).
+    """Replace many metadata files atomically, without fsync (module docstring).
 
     ``items`` may be lazy: each content is written to its temp file as soon as it is
     produced and then dropped, so memory does not grow with the batch (a first scan writes
@@ -145,26 +180,19 @@ def write_metadata_files(items: Iterable[tuple[Path, bytes]], *,
 
     Args:
         items: ``(target, content)`` pairs; targets must be distinct.
-        count: how many pairs ``items`` yields (``items`` is made a list when ``None``).
+        count: how many pairs ``items`` yields (unused; kept for callers that know it).
 
     Raises:
         StoreError: the first failure; files already replaced stay replaced, no temp file
             is left behind (also when producing an item raised another exception, which
             then propagates as it is).
     """
-    if count is None or count < SMALL_BATCH:
-        listed = list(items)
-        if len(listed) < SMALL_BATCH:
-            write_many(listed, workers=max(1, len(listed)))
-            return
-        items = listed
-    created: set[Path] = set()
+    del count
     # Plain strings, not Path objects: a first scan holds 10,000 of these pairs at once.
     temps: list[tuple[str, str]] = []
     try:
         for path, data in items:
-            if _make_parent(path.parent):
-                created.add(path.parent.parent)
+            _make_parent(path.parent)
             temps.append((os.fspath(path), write_temp(path, data, fsync=False)))
     except BaseException:
         _discard([tmp for _path, tmp in temps])
@@ -175,8 +203,7 @@ def write_metadata_files(items: Iterable[tuple[Path, bytes]], *,
         except OSError as exc:
             _discard([rest for _path, rest in temps[index:]])
             raise store_error(Path(target), "replace", exc) from exc
-    for directory in sorted(created):  # new model directories' parent: cheap, explicit
-        fsync_dir(directory, for_file=directory)
 
 
-__all__ = ["SMALL_BATCH", "metadata_body", "write_metadata_files"]
+__all__ = ["MODEL_KEYS", "VERSION_KEYS", "metadata_body", "metadata_entry",
+           "readable_chunks", "write_metadata_files"]

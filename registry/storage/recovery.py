@@ -90,11 +90,7 @@ def install(store: RegistryStore, chosen: tuple[bk.Backup, bk.BackupInfo], *, re
     """Copy a backup into place as the database (no database file is there now)."""
     backup, info = chosen
     temp = store.path.with_name(f".{store.path.name}.restore-{os.getpid()}.tmp")
-    src = db.open_raw(backup.path, timeout=store.timeout, readonly=True)
-    try:
-        bk.copy_database(src, temp)
-    finally:
-        src.close()
+    bk.install_copy(backup.path, temp)
     generation = next_generation(store, info.generation)
     try:
         conn = db.open_raw(temp, timeout=store.timeout)
@@ -243,10 +239,14 @@ def copy_into_live(store: RegistryStore, chosen: Chosen, current: int) -> None:
     writers keep working on the same file), then count the generation up."""
     conn = store._conn
     assert conn is not None
-    src = db.open_raw(chosen[0].path, timeout=store.timeout, readonly=True)
     try:
         store_id = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
-        src.backup(conn)
+        with bk.unpacked(chosen[0].path) as plain:
+            src = db.open_raw(plain, timeout=store.timeout, readonly=True)
+            try:
+                src.backup(conn)
+            finally:
+                src.close()
         generation = next_generation(store, current, chosen[1].generation)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("BEGIN IMMEDIATE")
@@ -256,6 +256,3 @@ def copy_into_live(store: RegistryStore, chosen: Chosen, current: int) -> None:
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise db.translate(exc, store.path, "restoring", store.timeout) from exc
-    finally:
-        src.close()
-

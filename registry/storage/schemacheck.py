@@ -2,11 +2,11 @@
 
 The project has no JSON Schema dependency, so this implements the small subset of draft
 2020-12 that the packaged schema uses: ``type``, ``const``, ``enum``, ``required``,
-``properties``, ``additionalProperties``, ``items``, ``minimum``, ``minLength``, ``pattern``,
-``anyOf``, ``not`` and local ``$ref`` (``#/$defs/...``). Other keywords are ignored, so the
-check never rejects more than a full validator would. Used by ``RegistryStore.verify``; the
-ordinary load path relies on ``RegistryDoc.from_dict`` instead (faster, same guarantees
-for what the code reads).
+``properties``, ``additionalProperties``, ``items``, ``minimum``, ``minLength``, ``maxLength``,
+``pattern``, ``anyOf``, ``not`` and local ``$ref`` (``#/$defs/...``). Other keywords are
+ignored, so the check never rejects more than a full validator would. Used by
+``RegistryStore.verify``; the ordinary load path relies on ``RegistryDoc.from_dict``
+instead (faster, same guarantees for what the code reads).
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ class _Checker:
         if isinstance(value, str):
             if len(value) < schema.get("minLength", 0):
                 self.add(where, "is too short")
+            if "maxLength" in schema and len(value) > schema["maxLength"]:
+                self.add(where, f"is longer than {schema['maxLength']} characters")
             if "pattern" in schema and not re.search(schema["pattern"], value):
                 self.add(where, f"{value!r} does not match {schema['pattern']!r}")
         if _is_type(value, "number") and "minimum" in schema and value < schema["minimum"]:

@@ -559,15 +559,16 @@ class RegistryStore:
         todo = {mid for mid in changed | self._metadata_dirty if mid in models}
         base = os.fspath(self.config.registry_dir)
         # The first write of this store object (a CLI command, a scan, the service's start)
-        # also rewrites metadata files that went missing: one stat per model, once.
+        # also rewrites metadata files that went missing or empty: one stat per model, once.
         check = every or not self._metadata_checked
         self._metadata_checked = True
         for mid in models if check else ():
             if every:
                 todo.add(mid)
             elif mid not in todo:
-                try:
-                    os.stat(f"{base}/{mid}/{mid}_metadata.json")  # noqa: PTH116 - hot loop
+                try:  # missing, or empty (not fsynced, then a power loss): rewrite it
+                    if not os.stat(f"{base}/{mid}/{mid}_metadata.json").st_size:  # noqa: PTH116
+                        todo.add(mid)
                 except OSError:
                     todo.add(mid)
         pending = sorted(todo)

@@ -1,7 +1,8 @@
 """The derived view ``model_registry.json``: the seed's registry file, compact (schema 2).
 
 Written from the database by SQL (summary columns, version numbers and hashes, tags,
-aliases: no structure snapshots, findings or history) and replaced atomically with
+aliases: no structure snapshots, findings or history; each model's ``metadata`` cut to
+its small scalars by :func:`compact_metadata`) and replaced atomically with
 :func:`registry.storage.atomic.write_atomic`. It is regenerable, so it is not fsynced: a crash may
 leave the previous view, which ``verify`` reports as stale and the next write replaces.
 The layout is ``registry/schema/registry.schema.json``; deleted models are left out.
@@ -20,6 +21,34 @@ from registry.storage.codec import dec, jload
 from registry.storage.failpoints import failpoint
 
 VIEW_SCHEMA_VERSION = 2
+
+SMALL_TEXT = 128
+"""Longest string a compact ``metadata`` object keeps (longer ones are left to the store)."""
+
+REPEATED_KEYS = frozenset({"model_name", "description", "tags", "sha256"})
+"""``metadata`` keys that repeat a model-level field (``sha256``: the current version's)."""
+
+
+def compact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The small part of a model's ``metadata`` written to the derived files.
+
+    Kept: numbers, booleans and strings of at most :data:`SMALL_TEXT` characters (the
+    seed's ``variables`` and ``connections`` counts, ``gnn_section``, ``language_version``,
+    ``author``, ``license``, ``declared_version``, ``signature`` (the family key),
+    ``model_index``/``model_count``...). Dropped: keys in :data:`REPEATED_KEYS`, ``null``,
+    lists and objects (declared dependencies are relationships; sections and structure are
+    in the store) and long strings. The store keeps everything; ``show`` prints it.
+
+    Args:
+        metadata: the model-level metadata.
+
+    Returns:
+        A new dict, keys in their original order.
+    """
+    return {key: value for key, value in metadata.items()
+            if key not in REPEATED_KEYS and (
+                isinstance(value, bool | int | float)
+                or (isinstance(value, str) and len(value) <= SMALL_TEXT))}
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -60,7 +89,8 @@ def _chunks(conn: sqlite3.Connection) -> Iterator[bytes]:
             "updated_at": updated_at, "version": dec(version), "state": state,
             "tags": [dec(t) for (t,) in tags.get(model_id, [])],
             "aliases": {dec(a): dec(v) for a, v in aliases.get(model_id, [])},
-            "description": dec(description), "metadata": jload(metadata) or {},
+            "description": dec(description),
+            "metadata": compact_metadata(jload(metadata) or {}),
             "versions": [{"version": dec(v), "sha256": s, "registered_at": at, "change": c}
                          for v, s, at, c in versions.get(model_id, [])],
         }
@@ -104,4 +134,5 @@ def read_view_header(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-__all__ = ["VIEW_SCHEMA_VERSION", "header", "read_view_header", "write_view"]
+__all__ = ["REPEATED_KEYS", "SMALL_TEXT", "VIEW_SCHEMA_VERSION", "compact_metadata", "header",
+           "read_view_header", "write_view"]

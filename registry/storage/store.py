@@ -51,6 +51,7 @@ import datetime as _dt
 import json
 import os
 import sqlite3
+import threading
 import time
 import uuid
 import weakref
@@ -66,18 +67,22 @@ from registry.errors import StoreError
 from registry.model.records import RegistryDoc, utc_now
 from registry.storage import backups as bk
 from registry.storage import codec, db, jsonimport, recovery
-from registry.storage.atomic import ensure_dir, remove_stale_temps, write_atomic
+from registry.storage.atomic import ensure_dir, remove_stale_temps, store_error, write_atomic
 from registry.storage.failpoints import failpoint
 from registry.storage.locking import RegistryLock
 from registry.storage.metafiles import metadata_body, readable_chunks, write_metadata_files
 from registry.storage.models import SqlModels
-from registry.storage.view import write_view
+from registry.storage.view import read_view_header, write_view
 
 log = structlog.get_logger(__name__)
 
 SUMMARY_FILENAME = "model_registry_summary.json"
 BACKUP_DIRNAME = "backups"
 DB_SUFFIX = ".sqlite3"
+
+PAUSE_STEPS = 20_000
+"""SQLite virtual-machine steps between two calls of :meth:`RegistryStore.flush_background`'s
+``pause``."""
 
 PruneHook = Callable[[RegistryDoc, int], bool]
 """``hook(doc, max_bytes) -> changed``: shrink ``doc`` toward ``max_bytes`` when it is too big."""
@@ -114,6 +119,26 @@ def _stamp() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
+def _remove_dead_staged(view: Path) -> list[Path]:
+    """Staged views (``.<view>.<pid>.staged``, and their temp files) of processes that are
+    gone: a background view write is not covered by the lock, so only its owner's death
+    makes its files leftovers."""
+    removed: list[Path] = []
+    for staged in view.parent.glob(f"*.{view.name}.*.staged*"):
+        pid = staged.name.split(f"{view.name}.", 1)[1].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                staged.unlink()
+                removed.append(staged)
+        except OSError:
+            continue  # alive (not ours to signal)
+    return removed
+
+
 class RegistryStore:
     """Durable storage of one registry (module docstring).
 
@@ -128,6 +153,12 @@ class RegistryStore:
         backup_interval: least seconds between two backups (0: after every write).
         write_view_now: write the view after each commit (off in the service, which calls
             :meth:`flush_derived` to coalesce it to at most one per ``view_interval``).
+        derived_in_background: commits only mark the view and backups due; another thread
+            writes them with :meth:`flush_background` (the service: a save is acknowledged
+            after its commit, never after a view or backup write).
+        keep_writer: keep the writer connection open between transactions (the service:
+            no reopening, and no WAL checkpoint on each close); it is reopened when the
+            database file was replaced meanwhile (a restore or recovery by another process).
     """
 
     def __init__(self, config: Config) -> None:
@@ -153,6 +184,10 @@ class RegistryStore:
         self._last_view = float("-inf")
         self.view_interval: float = 1.0
         self.restored_from: Path | None = None
+        self.derived_in_background: bool = False
+        self.keep_writer: bool = False
+        self._conn_file: tuple[int, int] | None = None
+        self._due_lock = threading.Lock()
 
     @property
     def timeout(self) -> float:
@@ -216,17 +251,48 @@ class RegistryStore:
             self._conn = None
 
     def close(self) -> None:
-        """Write what is still due (the coalesced view, a pending backup). Call on stop."""
+        """Write what is still due (the coalesced view, a pending backup) and close the
+        writer connection. Call on stop."""
         self.flush_derived(final=True)
+        self._close_writer()
+
+    def check(self, *, actor: str = "gnn-registry") -> None:
+        """Do now, under the lock, what this store's first write would do first.
+
+        The database is opened (created, imported or restored from a backup when missing)
+        and checked with ``quick_check`` (set aside and restored from a backup when corrupt);
+        crash-leftover temp files are swept and missing metadata files rewritten. The
+        service calls it at start, so that its first save does not wait for any of it.
+
+        Raises:
+            StoreBusyError: the lock was not taken in time.
+            StoreCorruptError: the database and every backup are corrupt.
+            StoreError: a step failed.
+        """
+        with self._lock.hold(actor), self._session() as conn:
+            if not self._cleaned:
+                self._cleanup_temps()
+                self._cleaned = True
+            if self.config.write_model_metadata and not self._metadata_checked:
+                try:
+                    conn.execute("BEGIN")
+                    self._write_metadata(self._read_doc(conn, writable=False), set())
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    raise db.translate(exc, self.path, "checking the metadata files",
+                                       self.timeout) from exc
 
     @contextmanager
     def _session(self) -> Iterator[sqlite3.Connection]:
         """The writer connection for one unit of work (caller holds the lock); closed after."""
         conn = self._writer()
+        kept = False
         try:
             yield conn
+            kept = self.keep_writer
         finally:
-            self._close_writer()
+            if not kept:
+                self._close_writer()
 
     def _open_checked(self) -> sqlite3.Connection:
         fresh = not db.check_file(self.path)
@@ -256,10 +322,19 @@ class RegistryStore:
         self._checked = True
         return conn
 
+    def _file_id(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)  # noqa: PTH116 - one syscall per transaction
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
     def _writer(self) -> sqlite3.Connection:
         """The writer connection (caller holds the lock), recovering a corrupt database."""
         if self._conn is not None:
-            return self._conn
+            if self._file_id() == self._conn_file:
+                return self._conn
+            self._close_writer()  # a kept connection to a file that was replaced meanwhile
         ensure_dir(self.path.parent, for_file=self.path)
         try:
             self._conn = self._open_checked()
@@ -267,6 +342,7 @@ class RegistryStore:
             recovery.recover(self, str(exc))
             self._checked = False
             self._conn = self._open_checked()
+        self._conn_file = self._file_id()
         return self._conn
 
     def _reader(self) -> sqlite3.Connection | None:
@@ -394,7 +470,8 @@ class RegistryStore:
                         self._conn.execute("ROLLBACK")
                 if isinstance(doc.models, SqlModels):
                     doc.models.detach()
-                self._close_writer()
+                if not self.keep_writer:
+                    self._close_writer()
 
     def _begin(self, conn: sqlite3.Connection) -> RegistryDoc:
         try:
@@ -465,6 +542,8 @@ class RegistryStore:
             self._view_due = True
         if self.config.write_model_metadata:
             self._write_metadata(doc, changed or set())
+        if self.derived_in_background:  # written by flush_background, in another thread
+            return
         if self._view_due and self.write_view_now:
             self.write_view()
         if self._backup_due:
@@ -510,14 +589,87 @@ class RegistryStore:
             if backup:
                 self._backup(force=True)
 
-    def _backup(self, *, force: bool) -> None:
+    def flush_background(self, *, final: bool = False,
+                         pause: Callable[[], None] | None = None) -> None:
+        """Write the due derived files from a thread of their own (``derived_in_background``).
+
+        Like :meth:`flush_derived` (the view at most every ``view_interval``, a backup every
+        ``backup_interval``; ``final``: whatever is due), but from a new read connection and
+        without holding the writers' lock while the work is done, so a transaction never
+        waits for it. The view is written to a staged file beside it, then installed under
+        the lock (a rename), unless a newer view of the same database is already there (a
+        command in another process wrote it). A backup is SQLite's online copy of a read
+        snapshot: its name is unique and linked without overwriting, so it needs no lock.
+
+        Args:
+            final: write whatever is due now (on stop).
+            pause: called every few thousand SQLite steps while the view is read; it may
+                block to let another thread run first (the service: its worker's batch).
+
+        Raises:
+            StoreError: a derived file could not be written (it stays due; the database is
+                unaffected).
+        """
+        now = time.monotonic()
+        with self._due_lock:
+            view = self._view_due and (final or now - self._last_view >= self.view_interval)
+            backup = self._backup_due and (final or now - self._last_backup >= self.backup_interval)
+            if not (view or backup) or not self.path.exists():
+                return
+            self._view_due &= not view  # a commit from now on marks them due again
+            self._backup_due &= not backup
+        done = False
+        try:
+            conn = db.connect(self.path, timeout=self.timeout, create=False)
+            if pause is not None:
+                conn.set_progress_handler(lambda: pause() or 0, PAUSE_STEPS)
+            try:
+                if view:
+                    self._install_view(conn)
+                    view = False
+                if backup:
+                    self._backup(force=True, conn=conn)
+                done = True
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise db.translate(exc, self.path, "writing the derived files", self.timeout) from exc
+        finally:
+            if not done:
+                with self._due_lock:
+                    self._view_due |= view
+                    self._backup_due |= backup
+
+    def _install_view(self, conn: sqlite3.Connection) -> None:
+        staged = self.view_path.with_name(f".{self.view_path.name}.{os.getpid()}.staged")
+        write_view(conn, staged)
+        ours = read_view_header(staged) or {}
+        with self._lock.hold("view"):
+            legacy = self._legacy_json()
+            if legacy is not None:  # e.g. killed between the import's two renames: keep it
+                kept = jsonimport.set_aside_json(legacy)
+                log.warning("json_registry_kept", path=str(legacy), kept_as=str(kept))
+            there = read_view_header(self.view_path) or {}
+            if (there.get("store_id") == ours.get("store_id")
+                    and int(there.get("generation", -1)) > int(ours.get("generation", 0))):
+                staged.unlink()  # a newer view is in place already
+            else:
+                try:
+                    os.replace(staged, self.view_path)  # noqa: PTH105 - the recipe's primitive
+                except OSError as exc:
+                    with contextlib.suppress(OSError):
+                        staged.unlink()
+                    raise store_error(self.view_path, "replace", exc) from exc
+        self._last_view = time.monotonic()
+
+    def _backup(self, *, force: bool, conn: sqlite3.Connection | None = None) -> None:
         if not (self.config.registry_backup and self.config.backup_count > 0):
             self._backup_due = False
             return
         now = time.monotonic()
         if not force and now - self._last_backup < self.backup_interval:
             return
-        conn = self._conn
+        conn = conn or self._conn
         if conn is None:
             return
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -539,6 +691,7 @@ class RegistryStore:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
                     removed.append(tmp)
+        removed += _remove_dead_staged(self.view_path)
         if removed:
             log.info("stale_temp_files_removed", path=str(self.path),
                      files=[str(p) for p in removed])

@@ -153,9 +153,9 @@ class RegistryStore:
         backup_interval: least seconds between two backups (0: after every write).
         write_view_now: write the view after each commit (off in the service, which calls
             :meth:`flush_derived` to coalesce it to at most one per ``view_interval``).
-        derived_in_background: commits only mark the view and backups due; another thread
-            writes them with :meth:`flush_background` (the service: a save is acknowledged
-            after its commit, never after a view or backup write).
+        derived_in_background: commits only mark the metadata files, the view and backups
+            due; another thread writes them with :meth:`flush_background` (the service: a
+            save is acknowledged after its commit, never after a derived file is written).
         keep_writer: keep the writer connection open between transactions (the service:
             no reopening, and no WAL checkpoint on each close); it is reopened when the
             database file was replaced meanwhile (a restore or recovery by another process).
@@ -541,7 +541,10 @@ class RegistryStore:
             self._backup_due = True
             self._view_due = True
         if self.config.write_model_metadata:
-            self._write_metadata(doc, changed or set())
+            if self.derived_in_background:  # under the lock, like flush_background's write
+                self._metadata_dirty |= changed or set()
+            else:
+                self._write_metadata(doc, changed or set())
         if self.derived_in_background:  # written by flush_background, in another thread
             return
         if self._view_due and self.write_view_now:
@@ -596,9 +599,12 @@ class RegistryStore:
         Like :meth:`flush_derived` (the view at most every ``view_interval``, a backup every
         ``backup_interval``; ``final``: whatever is due), but from a new read connection and
         without holding the writers' lock while the work is done, so a transaction never
-        waits for it. The view is written to a staged file beside it, then installed under
-        the lock (a rename), unless a newer view of the same database is already there (a
-        command in another process wrote it). A backup is SQLite's online copy of a read
+        waits for it. The metadata files of the models changed since the last call are
+        written first, under the lock (a few small files; a read snapshot taken under the
+        lock is the newest, so no newer file is replaced by an older one). The view is
+        written to a staged file beside it, then installed under the lock (a rename),
+        unless a newer view of the same database is already there (a command in another
+        process wrote it). A backup is SQLite's online copy of a read
         snapshot: its name is unique and linked without overwriting, so it needs no lock.
 
         Args:
@@ -611,21 +617,27 @@ class RegistryStore:
                 unaffected).
         """
         now = time.monotonic()
+        metadata = bool(self._metadata_dirty) and self.config.write_model_metadata
         with self._due_lock:
             view = self._view_due and (final or now - self._last_view >= self.view_interval)
             backup = self._backup_due and (final or now - self._last_backup >= self.backup_interval)
-            if not (view or backup) or not self.path.exists():
+            if not (metadata or view or backup) or not self.path.exists():
                 return
             self._view_due &= not view  # a commit from now on marks them due again
             self._backup_due &= not backup
         done = False
         try:
             conn = db.connect(self.path, timeout=self.timeout, create=False)
-            if pause is not None:
-                conn.set_progress_handler(lambda: pause() or 0, PAUSE_STEPS)
             try:
+                if metadata:
+                    with self._lock.hold("metadata files"):
+                        conn.execute("BEGIN")
+                        try:
+                            self._write_metadata(self._read_doc(conn, writable=False), set())
+                        finally:
+                            conn.execute("COMMIT")
                 if view:
-                    self._install_view(conn)
+                    self._install_view(conn, pause)
                     view = False
                 if backup:
                     self._backup(force=True, conn=conn)
@@ -640,9 +652,14 @@ class RegistryStore:
                     self._view_due |= view
                     self._backup_due |= backup
 
-    def _install_view(self, conn: sqlite3.Connection) -> None:
+    def _install_view(self, conn: sqlite3.Connection, pause: Callable[[], None] | None) -> None:
         staged = self.view_path.with_name(f".{self.view_path.name}.{os.getpid()}.staged")
-        write_view(conn, staged)
+        if pause is not None:  # only while reading: never while holding the lock
+            conn.set_progress_handler(lambda: pause() or 0, PAUSE_STEPS)
+        try:
+            write_view(conn, staged)
+        finally:
+            conn.set_progress_handler(None, 0)
         ours = read_view_header(staged) or {}
         with self._lock.hold("view"):
             legacy = self._legacy_json()

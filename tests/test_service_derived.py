@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from registry.config import Config
 from registry.storage import store as store_module
 from registry.storage.store import RegistryStore
 from tests.helpers import make_entry
-from tests.helpers.daemon import Daemon, gnn_text, running_daemon, wait_until, write
+from tests.helpers.daemon import Daemon, console_script, gnn_text, running_daemon, wait_until, write
 
 REPO = Path(__file__).resolve().parents[1]
 FAULTINJECT = Path(__file__).resolve().parent / "helpers" / "faultinject"
@@ -107,6 +108,50 @@ class TestSavesDoNotWaitForDerivedFiles:
         store = RegistryStore(Config(output_dir=out))
         assert {"alpha", "beta", "gamma"} <= view_models(out)
         assert view_generation(out) == store.load().generation
+
+
+class TestKeptWriterConnection:
+    def test_a_restore_by_another_process_is_followed_by_the_next_save(
+            self, tmp_path: Path) -> None:
+        """The service keeps its writer connection open between batches; after
+        ``gnn-registry restore`` (in another process) the next save is committed on top of
+        the restored registry."""
+        models, out = tmp_path / "models", tmp_path / "out"
+        write(models / "alpha.md", gnn_text("Alpha"))
+        with running_daemon(["--settle-ms", "50", models], output_dir=out) as daemon:
+            wait_until(lambda: list((out / "backups").glob("*.sqlite3")), what="a backup")
+            mark = daemon.log_count()
+            write(models / "beta.md", gnn_text("Beta"))
+            processed(daemon, "beta.md", mark)
+            restored = subprocess.run(
+                [str(console_script("gnn-registry")), "restore", "--latest",
+                 "--output-dir", str(out)], capture_output=True, text=True, timeout=60,
+                check=False)
+            assert restored.returncode == 0, restored.stderr
+            assert "beta" not in daemon.registry().models  # the backup predates beta
+            mark = daemon.log_count()
+            write(models / "gamma.md", gnn_text("Gamma"))
+            processed(daemon, "gamma.md", mark)
+            assert daemon.stop() == 0
+        assert {"alpha", "gamma"} <= set(RegistryStore(Config(output_dir=out)).load().models)
+
+    def test_a_database_deleted_under_the_service_is_restored_by_the_next_save(
+            self, tmp_path: Path) -> None:
+        """The database file (and its WAL) deleted while the service runs: the next save is
+        not committed into the deleted file through the kept connection; the registry is
+        restored from its backup and the save lands in it."""
+        models, out = tmp_path / "models", tmp_path / "out"
+        write(models / "alpha.md", gnn_text("Alpha"))
+        with running_daemon(["--settle-ms", "50", models], output_dir=out) as daemon:
+            wait_until(lambda: list((out / "backups").glob("*.sqlite3")), what="a backup")
+            for suffix in ("", "-wal", "-shm"):
+                (out / f"model_registry.sqlite3{suffix}").unlink(missing_ok=True)
+            mark = daemon.log_count()
+            write(models / "gamma.md", gnn_text("Gamma"))
+            processed(daemon, "gamma.md", mark)
+            assert daemon.find_logs("registry_restored_from_backup", after=mark)
+            assert daemon.stop() == 0
+        assert {"alpha", "gamma"} <= set(RegistryStore(Config(output_dir=out)).load().models)
 
 
 def corrupt_a_page(database: Path) -> None:

@@ -17,7 +17,8 @@ Decisions where the contract is silent:
   view is Python work: run alongside a batch, it would stretch the batch. So a flush does not
   start while ``busy()`` says the worker is processing (or about to: a settled path is due),
   and while the view is read it pauses at SQLite progress callbacks for as long as that
-  holds, at most :data:`MAX_PAUSE` seconds per flush, so the view is never starved.
+  holds. Both waits are bounded by :data:`MAX_PAUSE` seconds, so a long burst of saves
+  cannot starve the derived files: they are then written alongside it.
 - **Stop.** :meth:`DerivedWriter.stop` is called after the worker has drained its queue: the
   thread then writes whatever is still due (``final``) and ends, so the view and backups on
   disk hold every acknowledged change when the service exits.
@@ -78,6 +79,7 @@ class DerivedWriter(threading.Thread):
         self._tick = tick
         self._busy = busy
         self._paused = 0.0
+        self._last_flush = time.monotonic()
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self.failures = 0
@@ -97,8 +99,10 @@ class DerivedWriter(threading.Thread):
     def run(self) -> None:
         """The loop (see the module docstring); never ends on an error."""
         while not self._stop_event.wait(self._tick):
-            if self._busy is None or not self._busy():
+            waited = time.monotonic() - self._last_flush
+            if self._busy is None or not self._busy() or waited >= MAX_PAUSE:
                 self._flush(final=False)
+                self._last_flush = time.monotonic()
         self._flush(final=True)
 
     def _flush(self, *, final: bool) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from daemon.derived import DerivedWriter
 from registry.config import Config
 from registry.storage import store as store_module
 from registry.storage.store import RegistryStore
@@ -241,3 +242,45 @@ class TestBackgroundView:
         service.flush_background(final=True)
         assert view_models(tmp_path) == {"a"}
         assert [b.generation for b in service.backup_list()] == [1]
+
+
+def background_store(directory: Path) -> RegistryStore:
+    """A store configured like the service's (derived files written by another thread)."""
+    store = RegistryStore(Config(output_dir=directory))
+    store.write_view_now = False
+    store.derived_in_background = True
+    store.backup_interval = 3600.0
+    return store
+
+
+class TestDerivedWriterThread:
+    def test_a_worker_that_stays_busy_does_not_starve_the_derived_files(
+            self, tmp_path: Path) -> None:
+        """``busy()`` never turns false: the view and metadata files are written anyway."""
+        store = background_store(tmp_path)
+        add_model(store, "a")
+        writer = DerivedWriter(store, tick=0.01, busy=lambda: True)
+        writer.start()
+        try:
+            wait_until(lambda: "a" in view_models(tmp_path), what="the view")
+            wait_until(store.metadata_path("a").exists, what="a's metadata file")
+        finally:
+            writer.stop()
+            writer.join(30)
+        assert not writer.is_alive()
+        assert writer.failures == 0
+
+    def test_stop_writes_what_is_due(self, tmp_path: Path) -> None:
+        """A thread that never got to a tick still writes everything due when stopped."""
+        store = background_store(tmp_path)
+        add_model(store, "a")
+        add_model(store, "b")
+        writer = DerivedWriter(store, tick=3600.0)
+        writer.start()
+        assert not (tmp_path / "model_registry.json").exists()
+        writer.stop()
+        writer.join(30)
+        assert view_models(tmp_path) == {"a", "b"}
+        assert view_generation(tmp_path) == store.load().generation
+        assert store.metadata_path("b").exists()
+        assert [b.generation for b in store.backup_list()] == [2]

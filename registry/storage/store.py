@@ -604,8 +604,8 @@ class RegistryStore:
         lock is the newest, so no newer file is replaced by an older one). The view is
         written to a staged file beside it, then installed under the lock (a rename),
         unless a newer view of the same database is already there (a command in another
-        process wrote it). A backup is SQLite's online copy of a read
-        snapshot: its name is unique and linked without overwriting, so it needs no lock.
+        process wrote it). A backup is SQLite's online copy of a read snapshot: its name is
+        unique and linked without overwriting, so it needs no lock.
 
         Args:
             final: write whatever is due now (on stop).

@@ -11,7 +11,8 @@ Three phases, as in uvicorn's server:
    ``WATCHDOG=1`` (only while the watcher and the worker threads are alive) and ``STATUS=``
    whenever its text changes.
 3. **Shutdown** on SIGTERM or SIGINT: ``STOPPING=1``, stop the observers, let the worker
-   drain the queue (every pending path, settle window ignored) and write, exit 0. A second
+   drain the queue (every pending path, settle window ignored) and write, then let the
+   derived-file thread (:mod:`daemon.derived`) write what is still due, exit 0. A second
    SIGINT exits at once with 130; a write in progress is not torn (the store replaces the
    registry atomically) and the next start reconciles.
 

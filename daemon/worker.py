@@ -10,10 +10,10 @@ process (other processes are kept out by the store's file lock). Its loop, in or
    batch to ``Scanner.process_paths`` (one transaction per batch, so a burst of saves costs a
    few registry writes, not one per file).
 
-The derived files (the JSON view, backups) are not written here but by
-:class:`daemon.derived.DerivedWriter`, so a save never waits behind one. Before a scanner's
-first unit of work (its first reconcile: the startup one, or the one after a reload), the
-``prepare`` hook runs (the service: :meth:`RegistryStore.check`, the database's
+The derived files (the changed models' metadata files, the JSON view, backups) are not
+written here but by :class:`daemon.derived.DerivedWriter`, so a save never waits behind one.
+Before a scanner's first unit of work (its first reconcile: the startup one, or the one after
+a reload), the ``prepare`` hook runs (the service: :meth:`RegistryStore.check`, the database's
 ``quick_check`` and the sweeps its first write would otherwise do on a save's path).
 
 Decisions where the contract is silent:

@@ -9,6 +9,7 @@ in-process to interleave a write by another store with the background view's rea
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from daemon.derived import DerivedWriter
 from registry.config import Config
@@ -24,6 +26,7 @@ from registry.storage import store as store_module
 from registry.storage.store import RegistryStore
 from tests.helpers import make_entry
 from tests.helpers.daemon import Daemon, console_script, gnn_text, running_daemon, wait_until, write
+from tests.helpers.faults import MATCHERS, Injector
 
 REPO = Path(__file__).resolve().parents[1]
 FAULTINJECT = Path(__file__).resolve().parent / "helpers" / "faultinject"
@@ -284,3 +287,44 @@ class TestDerivedWriterThread:
         assert view_generation(tmp_path) == store.load().generation
         assert store.metadata_path("b").exists()
         assert [b.generation for b in store.backup_list()] == [2]
+
+    def test_a_failed_view_write_is_logged_and_written_on_a_later_tick(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """ENOSPC while writing the view: ``derived_write_failed``, no temp file left, the
+        view stays due and is written once the fault clears."""
+        store = background_store(tmp_path)
+        add_model(store, "a")
+        injector = Injector(monkeypatch)
+        name, match = MATCHERS["view_write"]
+        injector.fail(name, errno.ENOSPC, match)
+        writer = DerivedWriter(store, tick=0.01)
+        with capture_logs() as logs:
+            writer.start()
+            try:
+                wait_until(lambda: writer.failures > 0, what="a failed view write")
+                injector.undo()
+                wait_until(lambda: "a" in view_models(tmp_path), what="the view")
+            finally:
+                writer.stop()
+                writer.join(30)
+        failed = [e for e in logs if e["event"] == "derived_write_failed"]
+        assert failed
+        assert "no space left" in failed[0]["error"].lower()
+        assert list(tmp_path.glob(".*.tmp")) == []
+        assert list(tmp_path.glob("*.staged*")) == []
+
+    def test_after_a_reload_the_previous_store_s_due_files_are_written(
+            self, tmp_path: Path) -> None:
+        """``set_target`` (SIGHUP): what the previous store still had due is written too."""
+        old = background_store(tmp_path / "old")
+        add_model(old, "a")
+        writer = DerivedWriter(old, tick=3600.0)  # no tick: only the final flush writes
+        writer.start()
+        new = background_store(tmp_path / "new")
+        add_model(new, "b")
+        writer.set_target(new)
+        writer.stop()
+        writer.join(30)
+        assert view_models(tmp_path / "old") == {"a"}
+        assert view_models(tmp_path / "new") == {"b"}
+        assert writer.failures == 0

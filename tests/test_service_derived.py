@@ -22,7 +22,7 @@ from structlog.testing import capture_logs
 
 from daemon.derived import DerivedWriter
 from registry.config import Config
-from registry.storage import store as store_module
+from registry.storage import background
 from registry.storage.store import RegistryStore
 from tests.helpers import make_entry
 from tests.helpers.daemon import Daemon, console_script, gnn_text, running_daemon, wait_until, write
@@ -214,7 +214,7 @@ class TestBackgroundView:
             self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """While the background view is being read, another writer commits and writes its
         own (newer) view: the older staged one is dropped, the newer one stays."""
-        monkeypatch.setattr(store_module, "PAUSE_STEPS", 10)  # pause at once (a tiny registry)
+        monkeypatch.setattr(background, "PAUSE_STEPS", 10)  # pause at once (a tiny registry)
         service = RegistryStore(Config(output_dir=tmp_path))
         service.write_view_now = False
         service.derived_in_background = True

@@ -65,24 +65,20 @@ import structlog
 from registry.config import Config
 from registry.errors import StoreError
 from registry.model.records import RegistryDoc, utc_now
+from registry.storage import background, codec, db, jsonimport, recovery
 from registry.storage import backups as bk
-from registry.storage import codec, db, jsonimport, recovery
-from registry.storage.atomic import ensure_dir, remove_stale_temps, store_error, write_atomic
+from registry.storage.atomic import ensure_dir, remove_stale_temps, write_atomic
 from registry.storage.failpoints import failpoint
 from registry.storage.locking import RegistryLock
 from registry.storage.metafiles import metadata_body, readable_chunks, write_metadata_files
 from registry.storage.models import SqlModels
-from registry.storage.view import read_view_header, write_view
+from registry.storage.view import write_view
 
 log = structlog.get_logger(__name__)
 
 SUMMARY_FILENAME = "model_registry_summary.json"
 BACKUP_DIRNAME = "backups"
 DB_SUFFIX = ".sqlite3"
-
-PAUSE_STEPS = 20_000
-"""SQLite virtual-machine steps between two calls of :meth:`RegistryStore.flush_background`'s
-``pause``."""
 
 PruneHook = Callable[[RegistryDoc, int], bool]
 """``hook(doc, max_bytes) -> changed``: shrink ``doc`` toward ``max_bytes`` when it is too big."""
@@ -117,26 +113,6 @@ def _head(doc: RegistryDoc) -> tuple[Any, ...]:
 
 def _stamp() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-
-
-def _remove_dead_staged(view: Path) -> list[Path]:
-    """Staged views (``.<view>.<pid>.staged``, and their temp files) of processes that are
-    gone: a background view write is not covered by the lock, so only its owner's death
-    makes its files leftovers."""
-    removed: list[Path] = []
-    for staged in view.parent.glob(f"*.{view.name}.*.staged*"):
-        pid = staged.name.split(f"{view.name}.", 1)[1].split(".", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            with contextlib.suppress(OSError):
-                staged.unlink()
-                removed.append(staged)
-        except OSError:
-            continue  # alive (not ours to signal)
-    return removed
 
 
 class RegistryStore:
@@ -594,90 +570,13 @@ class RegistryStore:
 
     def flush_background(self, *, final: bool = False,
                          pause: Callable[[], None] | None = None) -> None:
-        """Write the due derived files from a thread of their own (``derived_in_background``).
-
-        Like :meth:`flush_derived` (the view at most every ``view_interval``, a backup every
-        ``backup_interval``; ``final``: whatever is due), but from a new read connection and
-        without holding the writers' lock while the work is done, so a transaction never
-        waits for it. The metadata files of the models changed since the last call are
-        written first, under the lock (a few small files; a read snapshot taken under the
-        lock is the newest, so no newer file is replaced by an older one). The view is
-        written to a staged file beside it, then installed under the lock (a rename),
-        unless a newer view of the same database is already there (a command in another
-        process wrote it). A backup is SQLite's online copy of a read snapshot: its name is
-        unique and linked without overwriting, so it needs no lock.
-
-        Args:
-            final: write whatever is due now (on stop).
-            pause: called every few thousand SQLite steps while the view is read; it may
-                block to let another thread run first (the service: its worker's batch).
+        """Write the due derived files from a thread of their own (``derived_in_background``):
+        see :func:`registry.storage.background.flush`.
 
         Raises:
-            StoreError: a derived file could not be written (it stays due; the database is
-                unaffected).
+            StoreError: a derived file could not be written (it stays due).
         """
-        now = time.monotonic()
-        metadata = bool(self._metadata_dirty) and self.config.write_model_metadata
-        with self._due_lock:
-            view = self._view_due and (final or now - self._last_view >= self.view_interval)
-            backup = self._backup_due and (final or now - self._last_backup >= self.backup_interval)
-            if not (metadata or view or backup) or not self.path.exists():
-                return
-            self._view_due &= not view  # a commit from now on marks them due again
-            self._backup_due &= not backup
-        done = False
-        try:
-            conn = db.connect(self.path, timeout=self.timeout, create=False)
-            try:
-                if metadata:
-                    with self._lock.hold("metadata files"):
-                        conn.execute("BEGIN")
-                        try:
-                            self._write_metadata(self._read_doc(conn, writable=False), set())
-                        finally:
-                            conn.execute("COMMIT")
-                if view:
-                    self._install_view(conn, pause)
-                    view = False
-                if backup:
-                    self._backup(force=True, conn=conn)
-                done = True
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            raise db.translate(exc, self.path, "writing the derived files", self.timeout) from exc
-        finally:
-            if not done:
-                with self._due_lock:
-                    self._view_due |= view
-                    self._backup_due |= backup
-
-    def _install_view(self, conn: sqlite3.Connection, pause: Callable[[], None] | None) -> None:
-        staged = self.view_path.with_name(f".{self.view_path.name}.{os.getpid()}.staged")
-        if pause is not None:  # only while reading: never while holding the lock
-            conn.set_progress_handler(lambda: pause() or 0, PAUSE_STEPS)
-        try:
-            write_view(conn, staged)
-        finally:
-            conn.set_progress_handler(None, 0)
-        ours = read_view_header(staged) or {}
-        with self._lock.hold("view"):
-            legacy = self._legacy_json()
-            if legacy is not None:  # e.g. killed between the import's two renames: keep it
-                kept = jsonimport.set_aside_json(legacy)
-                log.warning("json_registry_kept", path=str(legacy), kept_as=str(kept))
-            there = read_view_header(self.view_path) or {}
-            if (there.get("store_id") == ours.get("store_id")
-                    and int(there.get("generation", -1)) > int(ours.get("generation", 0))):
-                staged.unlink()  # a newer view is in place already
-            else:
-                try:
-                    os.replace(staged, self.view_path)  # noqa: PTH105 - the recipe's primitive
-                except OSError as exc:
-                    with contextlib.suppress(OSError):
-                        staged.unlink()
-                    raise store_error(self.view_path, "replace", exc) from exc
-        self._last_view = time.monotonic()
+        background.flush(self, final=final, pause=pause)
 
     def _backup(self, *, force: bool, conn: sqlite3.Connection | None = None) -> None:
         if not (self.config.registry_backup and self.config.backup_count > 0):
@@ -708,7 +607,7 @@ class RegistryStore:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
                     removed.append(tmp)
-        removed += _remove_dead_staged(self.view_path)
+        removed += background.remove_dead_staged(self.view_path)
         if removed:
             log.info("stale_temp_files_removed", path=str(self.path),
                      files=[str(p) for p in removed])

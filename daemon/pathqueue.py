@@ -169,6 +169,13 @@ class SettleQueue:
                 # Condition.wait may wake early (put, close) or late; the loop re-checks.
                 self._cond.wait(None if wait_until is None else max(0.0, wait_until - now))
 
+    def due_in(self) -> float | None:
+        """Seconds until the oldest pending path is ready (``<= 0``: ready now), or ``None``
+        when nothing is pending."""
+        with self._cond:
+            deadline = self._next_deadline_locked()
+            return None if deadline is None else deadline - self._clock()
+
     def drain(self) -> list[Path]:
         """Remove and return every pending path, settled or not (used at shutdown)."""
         with self._cond:

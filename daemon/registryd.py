@@ -20,6 +20,8 @@ registry paths agree.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,6 +109,22 @@ def _scan_logging(args: argparse.Namespace, config: Config) -> None:
                       drop_events=frozenset() if verbose else SCAN_QUIET_EVENTS)
 
 
+M_ARENA_MAX = -8
+"""glibc's ``mallopt`` parameter for the number of malloc arenas."""
+
+
+def _one_malloc_arena() -> None:
+    """Let the service's threads share one glibc malloc arena (before any is started).
+
+    By default each thread that allocates gets an arena of its own, whose freed pages stay
+    resident: with the derived-file thread that is about 5 MiB more idle RSS at 10,000 models
+    (measured with ``MALLOC_ARENA_MAX=1``: 57.7 -> 52.7 MiB). The interpreter lock serialises
+    the threads anyway. Without glibc nothing happens.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 1)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from daemon.logconfig import configure_logging  # noqa: PLC0415 - after argv is valid
 
@@ -127,6 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
     check_directories(config)
     from daemon.runner import Service  # noqa: PLC0415 - watchdog is only loaded for the service
 
+    _one_malloc_arena()
     return Service(config, reload_config=lambda: load_service_config(args),
                    on_config=configure_logging).run()
 

@@ -11,7 +11,8 @@ Three phases, as in uvicorn's server:
    ``WATCHDOG=1`` (only while the watcher and the worker threads are alive) and ``STATUS=``
    whenever its text changes.
 3. **Shutdown** on SIGTERM or SIGINT: ``STOPPING=1``, stop the observers, let the worker
-   drain the queue (every pending path, settle window ignored) and write, exit 0. A second
+   drain the queue (every pending path, settle window ignored) and write, then let the
+   derived-file thread (:mod:`daemon.derived`) write what is still due, exit 0. A second
    SIGINT exits at once with 130; a write in progress is not torn (the store replaces the
    registry atomically) and the next start reconciles.
 
@@ -46,6 +47,7 @@ from types import FrameType
 import structlog
 
 from daemon.common import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, check_directories
+from daemon.derived import DerivedFiles, DerivedWriter
 from daemon.notify import Notifier
 from daemon.pathqueue import SettleQueue
 from daemon.watcher import Watcher
@@ -115,6 +117,9 @@ def capture_signals(flags: SignalFlags) -> Iterator[SignalFlags]:
             signal.signal(sig, handler)
 
 
+DERIVED_YIELD = 0.05
+"""The derived-file thread holds back when a settled path is due within this many seconds."""
+
 SERVICE_BACKUP_INTERVAL = 300.0
 """Least seconds between two backups of the registry taken by the service."""
 
@@ -124,10 +129,25 @@ def _default_scanner(config: Config) -> ScannerLike:
 
     scanner = Scanner(config, actor="service")
     # The service coalesces the derived view (at most ~1/s) and backups (every few minutes);
-    # the worker writes them between batches and on stop.
+    # the derived-file thread writes them, off the worker's path, and on stop.
     scanner.store.write_view_now = False
+    scanner.store.derived_in_background = True
+    scanner.store.keep_writer = True
     scanner.store.backup_interval = SERVICE_BACKUP_INTERVAL
     return scanner
+
+
+def _store_of(scanner: ScannerLike) -> DerivedFiles | None:
+    """The registry store behind ``scanner`` (``None`` for one without derived files)."""
+    store = getattr(scanner, "store", None)
+    return store if callable(getattr(store, "flush_background", None)) else None
+
+
+def _check_store(scanner: ScannerLike) -> None:
+    """The worker's ``prepare`` hook: the store's start-of-service check (``quick_check``)."""
+    check = getattr(_store_of(scanner), "check", None)
+    if callable(check):
+        check(actor="service")
 
 
 class Service:
@@ -168,8 +188,11 @@ class Service:
         self._last_status = ""
         self._reload_ticket: int | None = None
         self._queue = SettleQueue(config.settle_ms / 1000, config.queue_size)
-        self._worker = Worker(scanner_factory(config), self._queue, tick=tick,
-                              progress=self._on_progress)
+        scanner = scanner_factory(config)
+        self._scanner = scanner
+        self._worker = Worker(scanner, self._queue, tick=tick, progress=self._on_progress,
+                              prepare=_check_store)
+        self._derived = DerivedWriter(_store_of(scanner), busy=self._worker_busy)
         self._watcher = self._make_watcher(config)
         self.flags = SignalFlags()
 
@@ -195,6 +218,12 @@ class Service:
             count = self._overflows
         log.warning("watcher_overflow", source=source, count=count)
         self._request("overflow", source=source)
+
+    def _worker_busy(self) -> bool:
+        """Whether the worker is processing, or a settled path is due within a tick (the
+        derived-file thread yields to it then)."""
+        due = self._queue.due_in()
+        return self._worker.busy or (due is not None and due < DERIVED_YIELD)
 
     def _on_progress(self, done: int, total: int) -> None:
         """Startup scan progress (worker thread): keep systemd's start timeout at bay."""
@@ -223,6 +252,7 @@ class Service:
         self._notifier.extend_timeout(EXTEND_TIMEOUT_USEC)
         self._watcher.start()
         self._worker.start()
+        self._derived.start()
         ticket = self._request("startup")
         while not self._worker.reconciled(ticket):
             if self.flags.force_exit:
@@ -318,6 +348,8 @@ class Service:
         self._watcher = self._make_watcher(new)
         self._watcher.start()
         self._worker.set_scanner(scanner)
+        self._derived.set_target(_store_of(scanner))
+        self._scanner = scanner
         log.info("config_reloaded", directories=[str(d) for d in new.directories],
                  added=sorted(str(d) for d in set(new.directories) - old),
                  removed=sorted(str(d) for d in old - set(new.directories)),
@@ -344,6 +376,16 @@ class Service:
             self._last_status = text
             self._notifier.status(text)
 
+    def _close_store(self) -> None:
+        """Close the store's kept writer connection (and write anything still due)."""
+        close = getattr(_store_of(self._scanner), "close", None)
+        if not callable(close):
+            return
+        try:
+            close()
+        except RegistryError as exc:
+            log.warning("derived_write_failed", error=str(exc), final=True)
+
     def _forced(self) -> int:
         log.warning("service_forced_exit", signal="SIGINT", exit_status=EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
@@ -359,6 +401,12 @@ class Service:
             if self.flags.force_exit:
                 return self._forced()
             self._worker.join(self._tick)
+        self._derived.stop()  # after the drain: the view and backup hold every change
+        while self._derived.is_alive():
+            if self.flags.force_exit:
+                return self._forced()
+            self._derived.join(self._tick)
+        self._close_store()
         self._queue.close()
         status = EXIT_FATAL if self._worker.fatal is not None else EXIT_OK
         log.info("service_stopped", exit_status=status, models=self._worker.total_models,

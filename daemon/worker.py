@@ -10,6 +10,12 @@ process (other processes are kept out by the store's file lock). Its loop, in or
    batch to ``Scanner.process_paths`` (one transaction per batch, so a burst of saves costs a
    few registry writes, not one per file).
 
+The derived files (the changed models' metadata files, the JSON view, backups) are not
+written here but by :class:`daemon.derived.DerivedWriter`, so a save never waits behind one.
+Before a scanner's first unit of work (its first reconcile: the startup one, or the one after
+a reload), the ``prepare`` hook runs (the service: :meth:`RegistryStore.check`, the database's
+``quick_check`` and the sweeps its first write would otherwise do on a save's path).
+
 Decisions where the contract is silent:
 
 - **Files still being written.** Events are not asked for each ``write()`` (the watcher's
@@ -80,9 +86,6 @@ class ScannerLike(Protocol):
     ) -> ScanReport:
         """A full pass over the roots, one transaction; returns a report."""
 
-    def flush_derived(self, *, final: bool = False) -> None:
-        """Write the derived files (view, backup) that are due."""
-
     def process_paths(self, paths: Iterable[Path]) -> ScanReport:
         """A batch of settled paths, one transaction; returns a report."""
 
@@ -116,6 +119,7 @@ class Worker(threading.Thread):
         tick: float = 0.2,
         progress: ProgressCallback | None = None,
         wall_clock: Callable[[], float] = time.time,
+        prepare: Callable[[ScannerLike], None] | None = None,
     ) -> None:
         """Create the (not yet started) worker thread.
 
@@ -125,6 +129,8 @@ class Worker(threading.Thread):
             tick: longest wait for a batch before re-checking requests.
             progress: called with ``(done, total)`` during reconciles.
             wall_clock: time source compared with file mtimes.
+            prepare: called with each scanner before its first reconcile (a failure is
+                handled like the reconcile's own).
         """
         # A daemon thread: a forced exit (second SIGINT) must not wait for a running write;
         # the store's atomic replace guarantees the file is never torn.
@@ -135,6 +141,8 @@ class Worker(threading.Thread):
         self._tick = tick
         self._progress = progress
         self._wall_clock = wall_clock
+        self._prepare = prepare
+        self._prepared: ScannerLike | None = None
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._drain = True
@@ -151,6 +159,12 @@ class Worker(threading.Thread):
         self.write_failures = 0
         self._established = False
         self._retry_in = RETRY_FIRST
+        self._busy = False
+
+    @property
+    def busy(self) -> bool:
+        """Whether a batch or a reconcile is being processed right now."""
+        return self._busy
 
     # -- requests from other threads -------------------------------------------------------
 
@@ -216,7 +230,6 @@ class Worker(threading.Thread):
             batch = self._queue.get_ready(self._tick)
             if batch:
                 self._process(self._defer_busy(batch))
-            self._flush_derived(final=False)
         if self._drain:
             self._swap_scanner()
             batch = self._queue.drain()
@@ -227,15 +240,6 @@ class Worker(threading.Thread):
                 self._reasons.clear()
             if dropped:
                 log.info("reconcile_skipped", reasons=dropped, why="shutting down")
-        self._flush_derived(final=True)
-
-    def _flush_derived(self, *, final: bool) -> None:
-        """Derived files (the view, a backup) between units of work; a failure is logged
-        (the database already holds everything, and the next flush retries)."""
-        try:
-            self._scanner.flush_derived(final=final)
-        except StoreError as exc:
-            log.warning("derived_write_failed", error=str(exc), final=final)
 
     def _swap_scanner(self) -> None:
         with self._lock:
@@ -284,7 +288,14 @@ class Worker(threading.Thread):
         self.reconcile_count += 1
         log.info("reconcile_started", reason=reason, count=self.reconcile_count)
         started = time.monotonic()
+        self._busy = True
         try:
+            if self._prepare is not None and self._prepared is not self._scanner:
+                started_check = time.monotonic()
+                self._prepare(self._scanner)
+                self._prepared = self._scanner
+                log.info("registry_checked",
+                         duration_ms=round((time.monotonic() - started_check) * 1000, 1))
             with structlog.contextvars.bound_contextvars(reconcile=self.reconcile_count):
                 report = self._scanner.reconcile(progress=self._progress)
         except StoreBusyError as exc:
@@ -308,6 +319,8 @@ class Worker(threading.Thread):
             with self._lock:
                 self._completed = max(self._completed, ticket)
             return
+        finally:
+            self._busy = False
         self._succeeded()
         duration = (time.monotonic() - started) * 1000
         self.total_models = int(report.total_models)
@@ -349,6 +362,7 @@ class Worker(threading.Thread):
             return
         batch_id = next(self._batches)
         started = time.monotonic()
+        self._busy = True
         try:
             with structlog.contextvars.bound_contextvars(batch=batch_id, batch_size=len(batch)):
                 report = self._scanner.process_paths(batch)
@@ -369,6 +383,8 @@ class Worker(threading.Thread):
             log.exception("batch_failed", batch=batch_id, paths=[str(p) for p in batch[:20]],
                           size=len(batch))
             return
+        finally:
+            self._busy = False
         self._succeeded()
         self.total_models = int(report.total_models)
         counts = _status_counts(report)

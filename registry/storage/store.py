@@ -51,6 +51,7 @@ import datetime as _dt
 import json
 import os
 import sqlite3
+import threading
 import time
 import uuid
 import weakref
@@ -64,8 +65,8 @@ import structlog
 from registry.config import Config
 from registry.errors import StoreError
 from registry.model.records import RegistryDoc, utc_now
+from registry.storage import background, codec, db, jsonimport, recovery
 from registry.storage import backups as bk
-from registry.storage import codec, db, jsonimport, recovery
 from registry.storage.atomic import ensure_dir, remove_stale_temps, write_atomic
 from registry.storage.failpoints import failpoint
 from registry.storage.locking import RegistryLock
@@ -128,6 +129,12 @@ class RegistryStore:
         backup_interval: least seconds between two backups (0: after every write).
         write_view_now: write the view after each commit (off in the service, which calls
             :meth:`flush_derived` to coalesce it to at most one per ``view_interval``).
+        derived_in_background: commits only mark the metadata files, the view and backups
+            due; another thread writes them with :meth:`flush_background` (the service: a
+            save is acknowledged after its commit, never after a derived file is written).
+        keep_writer: keep the writer connection open between transactions (the service:
+            no reopening, and no WAL checkpoint on each close); it is reopened when the
+            database file was replaced meanwhile (a restore or recovery by another process).
     """
 
     def __init__(self, config: Config) -> None:
@@ -153,6 +160,10 @@ class RegistryStore:
         self._last_view = float("-inf")
         self.view_interval: float = 1.0
         self.restored_from: Path | None = None
+        self.derived_in_background: bool = False
+        self.keep_writer: bool = False
+        self._conn_file: tuple[int, int] | None = None
+        self._due_lock = threading.Lock()
 
     @property
     def timeout(self) -> float:
@@ -216,17 +227,48 @@ class RegistryStore:
             self._conn = None
 
     def close(self) -> None:
-        """Write what is still due (the coalesced view, a pending backup). Call on stop."""
+        """Write what is still due (the coalesced view, a pending backup) and close the
+        writer connection. Call on stop."""
         self.flush_derived(final=True)
+        self._close_writer()
+
+    def check(self, *, actor: str = "gnn-registry") -> None:
+        """Do now, under the lock, what this store's first write would do first.
+
+        The database is opened (created, imported or restored from a backup when missing)
+        and checked with ``quick_check`` (set aside and restored from a backup when corrupt);
+        crash-leftover temp files are swept and missing metadata files rewritten. The
+        service calls it at start, so that its first save does not wait for any of it.
+
+        Raises:
+            StoreBusyError: the lock was not taken in time.
+            StoreCorruptError: the database and every backup are corrupt.
+            StoreError: a step failed.
+        """
+        with self._lock.hold(actor), self._session() as conn:
+            if not self._cleaned:
+                self._cleanup_temps()
+                self._cleaned = True
+            if self.config.write_model_metadata and not self._metadata_checked:
+                try:
+                    conn.execute("BEGIN")
+                    self._write_metadata(self._read_doc(conn, writable=False), set())
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    raise db.translate(exc, self.path, "checking the metadata files",
+                                       self.timeout) from exc
 
     @contextmanager
     def _session(self) -> Iterator[sqlite3.Connection]:
         """The writer connection for one unit of work (caller holds the lock); closed after."""
         conn = self._writer()
+        kept = False
         try:
             yield conn
+            kept = self.keep_writer
         finally:
-            self._close_writer()
+            if not kept:
+                self._close_writer()
 
     def _open_checked(self) -> sqlite3.Connection:
         fresh = not db.check_file(self.path)
@@ -256,10 +298,19 @@ class RegistryStore:
         self._checked = True
         return conn
 
+    def _file_id(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)  # noqa: PTH116 - one syscall per transaction
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
     def _writer(self) -> sqlite3.Connection:
         """The writer connection (caller holds the lock), recovering a corrupt database."""
         if self._conn is not None:
-            return self._conn
+            if self._file_id() == self._conn_file:
+                return self._conn
+            self._close_writer()  # a kept connection to a file that was replaced meanwhile
         ensure_dir(self.path.parent, for_file=self.path)
         try:
             self._conn = self._open_checked()
@@ -267,6 +318,7 @@ class RegistryStore:
             recovery.recover(self, str(exc))
             self._checked = False
             self._conn = self._open_checked()
+        self._conn_file = self._file_id()
         return self._conn
 
     def _reader(self) -> sqlite3.Connection | None:
@@ -394,7 +446,8 @@ class RegistryStore:
                         self._conn.execute("ROLLBACK")
                 if isinstance(doc.models, SqlModels):
                     doc.models.detach()
-                self._close_writer()
+                if not self.keep_writer:
+                    self._close_writer()
 
     def _begin(self, conn: sqlite3.Connection) -> RegistryDoc:
         try:
@@ -464,7 +517,12 @@ class RegistryStore:
             self._backup_due = True
             self._view_due = True
         if self.config.write_model_metadata:
-            self._write_metadata(doc, changed or set())
+            if self.derived_in_background:  # under the lock, like flush_background's write
+                self._metadata_dirty |= changed or set()
+            else:
+                self._write_metadata(doc, changed or set())
+        if self.derived_in_background:  # written by flush_background, in another thread
+            return
         if self._view_due and self.write_view_now:
             self.write_view()
         if self._backup_due:
@@ -510,14 +568,24 @@ class RegistryStore:
             if backup:
                 self._backup(force=True)
 
-    def _backup(self, *, force: bool) -> None:
+    def flush_background(self, *, final: bool = False,
+                         pause: Callable[[], None] | None = None) -> None:
+        """Write the due derived files from a thread of their own (``derived_in_background``):
+        see :func:`registry.storage.background.flush`.
+
+        Raises:
+            StoreError: a derived file could not be written (it stays due).
+        """
+        background.flush(self, final=final, pause=pause)
+
+    def _backup(self, *, force: bool, conn: sqlite3.Connection | None = None) -> None:
         if not (self.config.registry_backup and self.config.backup_count > 0):
             self._backup_due = False
             return
         now = time.monotonic()
         if not force and now - self._last_backup < self.backup_interval:
             return
-        conn = self._conn
+        conn = conn or self._conn
         if conn is None:
             return
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -539,6 +607,7 @@ class RegistryStore:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
                     removed.append(tmp)
+        removed += background.remove_dead_staged(self.view_path)
         if removed:
             log.info("stale_temp_files_removed", path=str(self.path),
                      files=[str(p) for p in removed])

@@ -3,7 +3,9 @@
 ``GNNR_FAULT_CONTROL`` names a control file. While it exists, its first line
 ``STEP ERRNO_NAME`` (for example ``db_commit EIO``; steps as in ``tests/helpers/faults.py``)
 makes that one step of the registry write fail with that errno; delete the file and the fault
-clears. Nothing else in the process is affected.
+clears. ``STEP HOLD`` instead makes the step wait (before doing its real work) until the line
+changes, with ``<control>.held`` present while a call is held. Nothing else in the process is
+affected.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 _CONTROL = os.environ.get("GNNR_FAULT_CONTROL")
+_HOLD = -1
 
 
 def _install() -> None:
@@ -31,7 +35,16 @@ def _install() -> None:
             return None
         if len(words) != 2:
             return None
-        return words[0], getattr(errno, words[1])
+        return words[0], _HOLD if words[1] == "HOLD" else getattr(errno, words[1])
+
+    def hold(step: str) -> None:
+        held = Path(f"{control}.held")
+        held.write_text(step)
+        try:
+            while active() == (step, _HOLD):
+                time.sleep(0.01)
+        finally:
+            held.unlink(missing_ok=True)
 
     def commit_code() -> int:
         fault = active()
@@ -55,7 +68,9 @@ def _install() -> None:
                 step, code = fault
                 name, match = MATCHERS[step]
                 if name == _func and match(*args):
-                    raise OSError(code, os.strerror(code))
+                    if code != _HOLD:
+                        raise OSError(code, os.strerror(code))
+                    hold(step)
             return _real(*args, **kwargs)
 
         setattr(os, func, fake)

@@ -122,6 +122,32 @@ class TestLayout:
                      ) == [("models_live_family",)]
         assert [r.target for r in store.load().models["f1"].relationships] == ["f2"]
 
+    def test_large_json_columns_are_compressed_and_read_back(
+            self, store: RegistryStore) -> None:
+        """A version's structure snapshot, metadata and the model's index row are stored
+        zlib-compressed when long (surrogate paths included), short JSON stays TEXT; a new
+        database uses 16 KiB pages."""
+        entry = make_entry("big")
+        structure = {"variables": {f"v{i}": {"dims": [i, 2], "type": "float"}
+                                   for i in range(40)}, "path": "bad\udcff.md"}
+        entry.versions[0].metadata["structure"] = structure
+        with store.transaction() as doc:
+            doc.models["big"] = entry
+        stored, meta = query(store, "SELECT structure, findings FROM versions")[0]
+        assert isinstance(stored, bytes)
+        assert stored[:1] == b"x"
+        assert len(stored) < len(json.dumps(structure)) / 2
+        assert meta == "[]"
+        (summary,) = query(store, "SELECT summary FROM models")[0]
+        assert isinstance(summary, bytes)
+        assert summary[:1] == b"x"
+        back = store.load().models["big"]
+        assert back.versions[0].metadata["structure"] == structure
+        assert store.load().models.row("big")["model_name"] == "Model big"
+        assert codec.jload(codec.jpack(["x"] * 300)) == ["x"] * 300
+        assert codec.jpack({"a": 1}) == '{"a":1}'
+        assert query(store, "PRAGMA page_size") == [(16384,)]
+
     @pytest.mark.parametrize("text", ["plain", "caf\u00e9", "bad\udcff-bytes", "\ud800lone"])
     def test_text_round_trips_through_the_encoding(self, text: str) -> None:
         """Any str, lone surrogates included, survives enc/dec (TEXT or BLOB)."""

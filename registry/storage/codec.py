@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from typing import Any
 
 from registry.model.entries import FileStat, HistoryEvent, ModelEntry, Relationship, VersionRecord
@@ -54,9 +55,31 @@ def jdump(value: Any) -> Text:
     return enc(_ENCODE(value))
 
 
+PACK_MIN = 200
+"""JSON at least this long is stored zlib-compressed by :func:`jpack`."""
+
+
+def jpack(value: Any) -> Text:
+    """Compact JSON of ``value`` as stored, zlib-compressed (level 1) when it is long.
+
+    Used for the large columns (a version's metadata and structure snapshot, a model's
+    metadata and index row): they are most of the database and compress 2-4x. A compressed
+    value is a BLOB starting with zlib's header byte ``x``, which no JSON text starts with,
+    so :func:`jload` tells the three forms (TEXT, surrogate BLOB, compressed BLOB) apart.
+    """
+    text = _ENCODE(value)
+    if len(text) < PACK_MIN:
+        return enc(text)
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
+
+
 def jload(value: Text | None) -> Any:
-    """Inverse of :func:`jdump` (``None`` reads as ``None``)."""
-    return None if value is None else json.loads(dec(value))
+    """Inverse of :func:`jdump` and :func:`jpack` (``None`` reads as ``None``)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes) and value[:1] == b"x":
+        return json.loads(zlib.decompress(value).decode("utf-8", "surrogatepass"))
+    return json.loads(dec(value))
 
 
 MODEL_COLUMNS = ("id", "name", "path", "source_index", "size", "registered_at", "updated_at",
@@ -81,7 +104,7 @@ def _model_values(entry: ModelEntry, summary: dict[str, Any]) -> tuple[Any, ...]
             enc(entry.version), entry.state, enc(entry.description), entry.sha256, *stat,
             int(entry.deleted), enc(str(summary.get("signature") or "")),
             int(bool(summary.get("depends_on") or summary.get("derived_from"))),
-            jdump(entry.findings), jdump(entry.metadata), jdump(summary))
+            jdump(entry.findings), jpack(entry.metadata), jpack(summary))
 
 
 Rows = dict[str, list[tuple[Any, ...]]]
@@ -103,8 +126,8 @@ def entry_rows(entry: ModelEntry) -> Rows:
         meta = dict(rec.metadata)
         structure = meta.pop("structure", None)
         versions.append((mid, seq, enc(rec.version), rec.sha256, rec.registered_at,
-                         enc(rec.file_path), rec.file_size_bytes, rec.change, jdump(meta),
-                         None if structure is None else jdump(structure),
+                         enc(rec.file_path), rec.file_size_bytes, rec.change, jpack(meta),
+                         None if structure is None else jpack(structure),
                          jdump(rec.findings), enc(rec.signature), int(rec.pruned)))
     return {
         "versions": versions,
@@ -162,7 +185,7 @@ def ensure_fts(conn: sqlite3.Connection) -> bool:
         return False  # no FTS5 (or no trigram tokenizer) in this build
     for (rowid, mid, summary) in conn.execute("SELECT rowid, id, summary FROM models"
                                               ).fetchall():
-        row = json.loads(dec(summary))
+        row = jload(summary)
         conn.execute(f"INSERT INTO {FTS_TABLE} (rowid, body) VALUES (?, ?)",  # noqa: S608
                      (rowid, _text_body(dec(mid), row)))
     return True
@@ -397,6 +420,7 @@ __all__ = [
     "ids_where",
     "jdump",
     "jload",
+    "jpack",
     "list_entries",
     "read_entry",
     "referencing",

@@ -186,6 +186,10 @@ def open_raw(path: Path, *, timeout: float, readonly: bool = False) -> sqlite3.C
     return conn
 
 
+PAGE_SIZE = 16384
+"""Page size of a new database (SQLite's default is 4096)."""
+
+
 def connect(path: Path, *, timeout: float, create: bool) -> sqlite3.Connection:
     """Open the registry database at ``path`` (checked first), migrated to this schema.
 
@@ -208,6 +212,9 @@ def connect(path: Path, *, timeout: float, create: bool) -> sqlite3.Connection:
         conn = open_raw(path, timeout=timeout)
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if str(mode).lower() != "wal":
+            # A new database only (the size is fixed once there is a page): models and
+            # versions rows are 1-2 kB, which leave a third of a 4 KiB page empty.
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
         schema.migrate(conn, path=str(path))
     except sqlite3.Error as exc:

@@ -15,7 +15,6 @@ inside the store's ``BEGIN IMMEDIATE`` transaction, which commits or rolls back 
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,7 +115,7 @@ class SqlModels(ModelMap):
                     "SELECT id, summary FROM models ORDER BY id").fetchall()
             except sqlite3.Error as exc:
                 raise self._fail(exc, "reading the model index") from exc
-            self._summaries = {codec.dec(mid): json.loads(codec.dec(s)) for mid, s in rows}
+            self._summaries = {codec.dec(mid): codec.jload(s) for mid, s in rows}
             self._ids = dict.fromkeys(self._summaries)
         return self._summaries
 
@@ -196,7 +195,7 @@ class SqlModels(ModelMap):
             raise self._fail(exc, "reading a model") from exc
         if found is None:
             raise KeyError(model_id)
-        value: IndexRow = json.loads(codec.dec(found[0]))
+        value: IndexRow = codec.jload(found[0])
         return value
 
     def raw(self, model_id: str, *, family: bool = True) -> dict[str, Any]:

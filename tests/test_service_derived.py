@@ -32,6 +32,12 @@ REPO = Path(__file__).resolve().parents[1]
 FAULTINJECT = Path(__file__).resolve().parent / "helpers" / "faultinject"
 
 
+def backup_files(out: Path) -> list[Path]:
+    """The finished backups in ``out/backups`` (plain or gzip-compressed; no temp files)."""
+    return [p for p in (out / "backups").glob("*.sqlite3*")
+            if not p.name.startswith(".") and p.name.endswith((".sqlite3", ".sqlite3.gz"))]
+
+
 def view_models(out: Path) -> set[str]:
     """Model ids in the JSON view (empty when there is none yet)."""
     try:
@@ -87,7 +93,7 @@ class TestSavesDoNotWaitForDerivedFiles:
             control.unlink()
             wait_until(lambda: "beta" in view_models(out), what="beta in the view")
             if step == "backup_fsync":
-                wait_until(lambda: list((out / "backups").glob("*.sqlite3")),
+                wait_until(lambda: backup_files(out),
                            what="the held backup")
             assert daemon.stop() == 0
         assert not held.exists()
@@ -123,7 +129,7 @@ class TestKeptWriterConnection:
         models, out = tmp_path / "models", tmp_path / "out"
         write(models / "alpha.md", gnn_text("Alpha"))
         with running_daemon(["--settle-ms", "50", models], output_dir=out) as daemon:
-            wait_until(lambda: list((out / "backups").glob("*.sqlite3")), what="a backup")
+            wait_until(lambda: backup_files(out), what="a backup")
             mark = daemon.log_count()
             write(models / "beta.md", gnn_text("Beta"))
             processed(daemon, "beta.md", mark)
@@ -147,7 +153,7 @@ class TestKeptWriterConnection:
         models, out = tmp_path / "models", tmp_path / "out"
         write(models / "alpha.md", gnn_text("Alpha"))
         with running_daemon(["--settle-ms", "50", models], output_dir=out) as daemon:
-            wait_until(lambda: list((out / "backups").glob("*.sqlite3")), what="a backup")
+            wait_until(lambda: backup_files(out), what="a backup")
             for suffix in ("", "-wal", "-shm"):
                 (out / f"model_registry.sqlite3{suffix}").unlink(missing_ok=True)
             mark = daemon.log_count()
@@ -183,7 +189,7 @@ class TestCheckAtStart:
         for name in ("alpha", "beta", "gamma"):
             write(models / f"{name}.md", gnn_text(name.title()))
         with running_daemon(["--settle-ms", "50", models], output_dir=out) as daemon:
-            wait_until(lambda: list((out / "backups").glob("*.sqlite3")), what="a backup")
+            wait_until(lambda: backup_files(out), what="a backup")
             assert daemon.stop() == 0
         database = out / "model_registry.sqlite3"
         corrupt_a_page(database)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import zlib
+from collections import OrderedDict
 from typing import Any
 
 from registry.model.entries import FileStat, HistoryEvent, ModelEntry, Relationship, VersionRecord
@@ -59,6 +61,25 @@ PACK_MIN = 200
 """JSON at least this long is stored zlib-compressed by :func:`jpack`."""
 
 
+_PACKED: OrderedDict[str, bytes] = OrderedDict()
+"""Recently read or written long JSON texts -> their stored (compressed) bytes: a write
+re-encodes every version of a model, and an unchanged version then costs a lookup instead
+of a compression (a model with 500 versions saves 500 of them per write)."""
+
+PACKED_CACHE = 2048
+"""How many texts :data:`_PACKED` remembers."""
+
+
+_PACKED_LOCK = threading.Lock()
+
+
+def _remember(text: str, packed: bytes) -> None:
+    with _PACKED_LOCK:  # the service's worker and derived-files threads both read
+        _PACKED[text] = packed
+        if len(_PACKED) > PACKED_CACHE:
+            _PACKED.popitem(last=False)
+
+
 def jpack(value: Any) -> Text:
     """Compact JSON of ``value`` as stored, zlib-compressed (level 1) when it is long.
 
@@ -70,7 +91,11 @@ def jpack(value: Any) -> Text:
     text = _ENCODE(value)
     if len(text) < PACK_MIN:
         return enc(text)
-    return zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
+    packed = _PACKED.get(text)
+    if packed is None:
+        packed = zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
+        _remember(text, packed)
+    return packed
 
 
 def jload(value: Text | None) -> Any:
@@ -78,7 +103,9 @@ def jload(value: Text | None) -> Any:
     if value is None:
         return None
     if isinstance(value, bytes) and value[:1] == b"x":
-        return json.loads(zlib.decompress(value).decode("utf-8", "surrogatepass"))
+        text = zlib.decompress(value).decode("utf-8", "surrogatepass")
+        _remember(text, value)
+        return json.loads(text)
     return json.loads(dec(value))
 
 
